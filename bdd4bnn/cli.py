@@ -1,0 +1,322 @@
+"""The ``bdd4bnn`` command line: a thin click layer over :mod:`bdd4bnn.analyses`.
+
+Exit codes: 0 done (``verify``: robust), 1 ``verify`` found an adversarial input,
+2 bad input (one line on stderr), 3 unknown (a time or node limit was hit).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from . import __version__
+from .analyses.count import count as count_region
+from .analyses.count import verify as verify_region
+from .errors import Bdd4bnnError
+from .formats import load_indices, load_input, load_model
+from .model import BNN
+from .region import Region
+
+EXIT_ADVERSARIAL = 1
+EXIT_BAD_INPUT = 2
+EXIT_UNKNOWN = 3
+
+
+def _fail(message: str) -> None:
+    click.echo(f"bdd4bnn: error: {message}", err=True)
+    sys.exit(EXIT_BAD_INPUT)
+
+
+def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn bdd4bnn's errors into one line on stderr and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except Bdd4bnnError as exc:
+            _fail(str(exc))
+        except RecursionError:  # pragma: no cover - defensive
+            _fail("input too deep to process")
+
+    return wrapper
+
+
+def region_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Add --input, --radius, --free, --target, --timeout, --max-nodes, --json."""
+    options = [
+        click.argument("model", type=click.Path()),
+        click.option(
+            "--input",
+            "input_file",
+            required=True,
+            type=click.Path(),
+            help="Input file: 0/1 or -1/+1 values (whitespace/comma separated, or a JSON array).",
+        ),
+        click.option("--radius", type=int, help="Hamming radius (with --free: max flips in it)."),
+        click.option(
+            "--free",
+            "free_file",
+            type=click.Path(),
+            help="File of 0-based indices of the pixels that may change.",
+        ),
+        click.option(
+            "--target",
+            "targets",
+            type=int,
+            multiple=True,
+            help="Count as adversarial only inputs classified as this class (repeatable).",
+        ),
+        click.option("--timeout", type=float, help="Give up after this many seconds (unknown)."),
+        click.option("--max-nodes", type=int, help="Give up past this many live BDD nodes."),
+        click.option(
+            "--backend",
+            type=click.Choice(["auto", "cudd", "autoref"]),
+            default="auto",
+            show_default=True,
+            help="BDD backend.",
+        ),
+        click.option("--json", "as_json", is_flag=True, help="Print one JSON object."),
+        click.option("--quiet", "-q", is_flag=True, help="No progress bar."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def build_region(model: BNN, input_file: str, radius: int | None, free_file: str | None) -> Region:
+    """Return the region the options describe (exactly one of radius / free is needed)."""
+    if radius is None and free_file is None:
+        raise click.UsageError("give --radius R, or --free FILE (optionally with --radius R)")
+    center = load_input(input_file, model.input_size)
+    if free_file is not None:
+        return Region.fixed(center, load_indices(free_file, model.input_size), radius)
+    assert radius is not None
+    return Region.hamming(center, radius)
+
+
+def _check_limits(timeout: float | None, max_nodes: int | None) -> None:
+    if timeout is not None and not timeout > 0:
+        raise click.BadParameter("must be > 0", param_hint="--timeout")
+    if max_nodes is not None and max_nodes <= 0:
+        raise click.BadParameter("must be > 0", param_hint="--max-nodes")
+
+
+class _Progress:
+    """A tqdm bar on stderr, shown only on a terminal."""
+
+    def __init__(self, total: int, quiet: bool, desc: str) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(
+            total=total,
+            desc=desc,
+            unit="step",
+            leave=False,
+            disable=True if quiet else None,
+            file=sys.stderr,
+        )
+
+    def __call__(self, n: int) -> None:
+        self.bar.update(n)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _model_name(model: BNN) -> str:
+    return str(model.metadata.get("name", "model"))
+
+
+def _emit(result: dict[str, Any], as_json: bool, human: Callable[[], None]) -> None:
+    if as_json:
+        click.echo(json.dumps(result))
+    else:
+        human()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="bdd4bnn")
+def main() -> None:
+    """Exact verification and quantitative analysis of binarized neural networks."""
+
+
+@main.command()
+@region_options
+@friendly_errors
+def count(
+    model, input_file, radius, free_file, targets, timeout, max_nodes, backend, as_json, quiet
+) -> None:
+    """Count, exactly and per class, the inputs of a region by predicted class."""
+    _check_limits(timeout, max_nodes)
+    net = load_model(model)
+    region = build_region(net, input_file, radius, free_file)
+    bar = _Progress(sum(b.out_size for b in net.blocks) + net.num_classes, quiet, "count")
+    try:
+        res = count_region(
+            net,
+            region,
+            targets=targets or None,
+            timeout=timeout,
+            max_nodes=max_nodes,
+            backend=backend,
+            progress=bar,
+        )
+    finally:
+        bar.close()
+    out = res.to_json() | {"model": _model_name(net)}
+
+    def human() -> None:
+        click.echo(f"model:       {_model_name(net)} ({'-'.join(map(str, net.layer_sizes))})")
+        click.echo(f"region:      {_describe(region)}")
+        click.echo(f"label:       {res.label}")
+        if res.status != "ok":
+            click.echo(f"result:      UNKNOWN ({res.reason})")
+        else:
+            assert res.per_class is not None and res.adversarial is not None
+            cells = "  ".join(f"{c}: {n}" for c, n in enumerate(res.per_class) if n)
+            click.echo(f"per class:   {cells}")
+            share = res.adversarial / res.total
+            verdict = "robust" if res.robust else "NOT robust"
+            click.echo(f"adversarial: {res.adversarial} of {res.total} ({share:.4%}) -> {verdict}")
+        click.echo(f"time:        {res.seconds:.3f} s")
+
+    _emit(out, as_json, human)
+    if res.status != "ok":
+        sys.exit(EXIT_UNKNOWN)
+
+
+@main.command()
+@region_options
+@click.option(
+    "--samples",
+    type=click.IntRange(min=0),
+    default=2048,
+    show_default=True,
+    help="Uniform samples tried first by concrete inference (0: BDD only).",
+)
+@friendly_errors
+def verify(
+    model,
+    input_file,
+    radius,
+    free_file,
+    targets,
+    timeout,
+    max_nodes,
+    backend,
+    as_json,
+    quiet,
+    samples,
+) -> None:
+    """Decide whether every input of a region keeps the input's class.
+
+    Exit code 0: robust; 1: an adversarial input was found (printed, re-checked by concrete
+    inference); 3: unknown.
+    """
+    _check_limits(timeout, max_nodes)
+    net = load_model(model)
+    region = build_region(net, input_file, radius, free_file)
+    bar = _Progress(sum(b.out_size for b in net.blocks) + net.num_classes, quiet, "verify")
+    try:
+        res = verify_region(
+            net,
+            region,
+            targets=targets or None,
+            timeout=timeout,
+            max_nodes=max_nodes,
+            backend=backend,
+            progress=bar,
+            samples=samples,
+        )
+    finally:
+        bar.close()
+    out = res.to_json() | {"model": _model_name(net)}
+
+    def human() -> None:
+        click.echo(f"model:  {_model_name(net)} ({'-'.join(map(str, net.layer_sizes))})")
+        click.echo(f"region: {_describe(region)}")
+        click.echo(f"label:  {res.label}")
+        if res.status != "ok":
+            click.echo(f"result: UNKNOWN ({res.reason})")
+        elif res.robust:
+            click.echo("result: ROBUST (no input of the region changes the class)")
+        else:
+            assert res.counterexample is not None
+            flipped = [
+                i
+                for i, (a, b) in enumerate(zip(res.counterexample, region.center, strict=True))
+                if a != b
+            ]
+            click.echo(
+                f"result: NOT ROBUST: flipping pixels {flipped} gives class "
+                f"{res.counterexample_class} (found by {res.found_by}, re-checked by inference)"
+            )
+        click.echo(f"time:   {res.seconds:.3f} s")
+
+    _emit(out, as_json, human)
+    if res.status != "ok":
+        sys.exit(EXIT_UNKNOWN)
+    if not res.robust:
+        sys.exit(EXIT_ADVERSARIAL)
+
+
+@main.command()
+@click.argument("model", type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@friendly_errors
+def info(model, as_json) -> None:
+    """Describe a model: layers, sizes, parameter count."""
+    net = load_model(model)
+    layers = []
+    for i, b in enumerate(net.blocks):
+        layers.append(
+            {
+                "kind": "block",
+                "index": i,
+                "in": b.in_size,
+                "out": b.out_size,
+                "batch_norm": b.bn is not None,
+                "eps": None if b.bn is None else b.bn.eps,
+            }
+        )
+    layers.append({"kind": "output", "in": net.output.in_size, "out": net.num_classes})
+    out = {
+        "name": _model_name(net),
+        "input_size": net.input_size,
+        "layer_sizes": net.layer_sizes,
+        "num_classes": net.num_classes,
+        "parameters": net.num_parameters,
+        "layers": layers,
+        "metadata": net.metadata,
+    }
+
+    def human() -> None:
+        click.echo(f"model:      {out['name']}")
+        click.echo(f"layers:     {'-'.join(map(str, net.layer_sizes))}")
+        click.echo(f"parameters: {net.num_parameters}")
+        for layer in layers:
+            if layer["kind"] == "block":
+                bn = (
+                    f"batch norm (eps={layer['eps']:g})" if layer["batch_norm"] else "no batch norm"
+                )
+                click.echo(f"  block {layer['index']}: {layer['in']} -> {layer['out']}, {bn}, sign")
+            else:
+                click.echo(f"  output:  {layer['in']} -> {layer['out']} classes, argmax")
+
+    _emit(out, as_json, human)
+
+
+def _describe(region: Region) -> str:
+    if region.kind == "hamming":
+        return f"Hamming ball, radius {region.radius} ({region.size} inputs)"
+    return f"{len(region.free)} free pixels, at most {region.radius} flips ({region.size} inputs)"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,136 @@
+"""Neurons and output classes as cardinality constraints.
+
+A :class:`Card` says "at least ``k`` of these literals are true", where literal t is true iff
+input ``idx[t]`` of the layer is +1 (``pos[t]``) or −1 (not ``pos[t]``). Thresholds are not
+derived from algebra alone: the reference formulas of :mod:`bdd4bnn.semantics` are evaluated at
+every possible number of true literals, so a constraint agrees with inference on every input,
+including inputs that sit exactly on a batch-norm threshold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..model import Block, OutputLayer
+from ..semantics import neuron_fires, output_thresholds
+
+__all__ = ["Card", "neuron_constraint", "class_constraints"]
+
+
+@dataclass(frozen=True)
+class Card:
+    """At least ``k`` of the literals ``(idx[t], pos[t])`` are true."""
+
+    idx: tuple[int, ...]
+    pos: tuple[bool, ...]
+    k: int
+
+    @classmethod
+    def const(cls, value: bool) -> Card:
+        """Return the constant constraint (true: k = 0; false: 1 of nothing)."""
+        return cls((), (), 0 if value else 1)
+
+    def __len__(self) -> int:
+        return len(self.idx)
+
+    @property
+    def is_true(self) -> bool:
+        return self.k <= 0
+
+    @property
+    def is_false(self) -> bool:
+        return self.k > len(self.idx)
+
+    @property
+    def is_const(self) -> bool:
+        return self.is_true or self.is_false
+
+    def normalized(self) -> Card:
+        """Return an equal constraint with constants in canonical form."""
+        if self.is_true:
+            return Card.const(True)
+        if self.is_false:
+            return Card.const(False)
+        return self
+
+    def negate(self) -> Card:
+        """Return ¬C: at most k−1 true, i.e. at least m−k+1 of the negated literals."""
+        if self.is_const:
+            return Card.const(not self.is_true)
+        return Card(self.idx, tuple(not p for p in self.pos), len(self.idx) - self.k + 1)
+
+    def fold(self, known: np.ndarray) -> Card:
+        """Substitute known inputs (``known[i]`` = ±1, or 0 when unknown) and simplify."""
+        idx, pos, k = [], [], self.k
+        for i, p in zip(self.idx, self.pos, strict=True):
+            v = known[i]
+            if v == 0:
+                idx.append(i)
+                pos.append(p)
+            elif (v > 0) == p:
+                k -= 1
+        return Card(tuple(idx), tuple(pos), k).normalized()
+
+    def holds(self, x: np.ndarray) -> np.ndarray:
+        """Return whether the constraint holds for each row of ±1 values ``x``."""
+        x = np.atleast_2d(x)
+        if not self.idx:
+            return np.full(x.shape[0], self.is_true)
+        lits = x[:, list(self.idx)] == np.where(self.pos, 1, -1)
+        return lits.sum(axis=1) >= self.k
+
+
+def _from_mask(idx: tuple[int, ...], pos: tuple[bool, ...], mask: np.ndarray) -> Card:
+    """Return the Card whose truth for A true literals (A = 0..m) is ``mask[A]``."""
+    if mask.all():
+        return Card.const(True)
+    if not mask.any():
+        return Card.const(False)
+    first = int(np.argmax(mask))
+    if mask[first:].all():  # upward closed: A >= first
+        return Card(idx, pos, first)
+    last = int(mask.sum())  # downward closed: mask true exactly on A < last
+    if mask[:last].all():
+        return Card(idx, pos, last).negate()
+    raise ValueError("constraint is not monotone in the number of true literals")
+
+
+def neuron_constraint(block: Block, neuron: int) -> Card:
+    """Return "neuron outputs +1" as a Card over the block's inputs (zero weights dropped)."""
+    row = block.weight[neuron]
+    nz = np.flatnonzero(row)
+    idx = tuple(int(i) for i in nz)
+    pos = tuple(bool(row[i] > 0) for i in nz)
+    m = len(idx)
+    count = np.arange(m + 1)
+    mask = neuron_fires(block, neuron, 2 * count - m)
+    return _from_mask(idx, pos, mask)
+
+
+def class_constraints(output: OutputLayer, cls: int) -> list[Card]:
+    """Return Cards over the last hidden layer whose conjunction means "``cls`` is predicted".
+
+    One Card per other class c′: over the positions where rows c and c′ differ (d of them),
+    ``(W_c − W_c′)·h = 2(2A − d)`` with A the number of true literals ``h_i = W_ci``.
+    Constant-true Cards are dropped; duplicates are merged.
+    """
+    k = output_thresholds(output)
+    w = output.weight
+    out: list[Card] = []
+    seen: set[Card] = set()
+    for other in range(output.num_classes):
+        if other == cls:
+            continue
+        diff = np.flatnonzero(w[cls] != w[other])
+        idx = tuple(int(i) for i in diff)
+        pos = tuple(bool(w[cls, i] > 0) for i in diff)
+        d = len(idx)
+        count = np.arange(d + 1)
+        card = _from_mask(idx, pos, 2 * (2 * count - d) >= k[cls, other])
+        if card.is_true or card in seen:
+            continue
+        seen.add(card)
+        out.append(card)
+    return out

@@ -1,0 +1,40 @@
+"""The exception hierarchy of bdd4bnn: one base class, one subclass per kind of bad input.
+
+Verdicts (robust / not robust / unknown) are return values, never exceptions.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "Bdd4bnnError",
+    "ModelError",
+    "InputError",
+    "RegionError",
+    "LimitReached",
+]
+
+
+class Bdd4bnnError(Exception):
+    """Base class of every error bdd4bnn raises on purpose (bad input, bad files)."""
+
+    exit_code = 2
+
+
+class ModelError(Bdd4bnnError):
+    """A model file or model object is malformed (unknown format, wrong shape, bad value)."""
+
+
+class InputError(Bdd4bnnError):
+    """An input vector or input file is malformed."""
+
+
+class RegionError(Bdd4bnnError):
+    """A region (radius, free set) does not fit the model or the input."""
+
+
+class LimitReached(Exception):
+    """Internal signal: a time or BDD-node limit was hit. Analyses turn it into 'unknown'."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

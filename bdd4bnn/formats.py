@@ -1,0 +1,236 @@
+"""Reading and writing models, inputs and free-pixel sets.
+
+Model formats:
+
+* **JSON, version 1** (``"format": "bdd4bnn.bnn"``) — see the README for the schema.
+* **BNNQuanalyst folders** — ``blk1 .. blkN/{lin_weight,lin_bias,bn_weight,bn_bias,bn_mean,
+  bn_var}.csv`` and ``out_blk/{lin_weight,lin_bias}.csv``; their batch norm has no epsilon.
+
+Every error is a :class:`~bdd4bnn.errors.Bdd4bnnError` whose message starts with the file name.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError, ModelError
+from .model import BNN
+
+__all__ = [
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "load_model",
+    "model_from_dict",
+    "model_to_dict",
+    "save_model",
+    "load_input",
+    "parse_input",
+    "load_indices",
+]
+
+FORMAT_NAME = "bdd4bnn.bnn"
+FORMAT_VERSION = 1
+
+
+def model_from_dict(data: Any) -> BNN:
+    """Return the BNN described by a parsed JSON (version 1) document."""
+    if not isinstance(data, dict):
+        raise ModelError("top level: expected a JSON object")
+    if data.get("format") != FORMAT_NAME:
+        raise ModelError(f"format: expected {FORMAT_NAME!r}, got {data.get('format')!r}")
+    if data.get("version") != FORMAT_VERSION:
+        raise ModelError(f"version: unsupported version {data.get('version')!r} (expected 1)")
+    for key in ("input_size", "blocks", "output"):
+        if key not in data:
+            raise ModelError(f"{key}: missing field")
+    if not isinstance(data["blocks"], list):
+        raise ModelError("blocks: expected a list")
+    meta = data.get("metadata") or {}
+    if not isinstance(meta, dict):
+        raise ModelError("metadata: expected an object")
+    return BNN.build(data["input_size"], data["blocks"], data["output"], meta)
+
+
+def model_to_dict(model: BNN) -> dict[str, Any]:
+    """Return the JSON (version 1) document of ``model``."""
+    blocks = []
+    for b in model.blocks:
+        spec: dict[str, Any] = {"weight": b.weight.tolist(), "bias": b.bias.tolist()}
+        if b.bn is not None:
+            spec["bn"] = {
+                "gamma": b.bn.gamma.tolist(),
+                "beta": b.bn.beta.tolist(),
+                "mean": b.bn.mean.tolist(),
+                "var": b.bn.var.tolist(),
+                "eps": b.bn.eps,
+            }
+        blocks.append(spec)
+    doc: dict[str, Any] = {
+        "format": FORMAT_NAME,
+        "version": FORMAT_VERSION,
+        "input_size": model.input_size,
+        "blocks": blocks,
+        "output": {"weight": model.output.weight.tolist(), "bias": model.output.bias.tolist()},
+    }
+    if model.metadata:
+        doc["metadata"] = model.metadata
+    return doc
+
+
+def save_model(model: BNN, path: str | Path) -> None:
+    """Write ``model`` as a JSON (version 1) file (floats round-trip exactly)."""
+    Path(path).write_text(json.dumps(model_to_dict(model)) + "\n")
+
+
+def _read_csv(path: Path, matrix: bool) -> np.ndarray:
+    if not path.is_file():
+        raise ModelError(f"{path}: missing file")
+    try:
+        rows = [
+            [float(v) for v in line.replace(";", ",").split(",") if v.strip()]
+            for line in path.read_text().splitlines()
+            if line.strip()
+        ]
+    except ValueError as exc:
+        raise ModelError(f"{path}: not a numeric CSV ({exc})") from None
+    if not rows or any(len(r) != len(rows[0]) for r in rows):
+        raise ModelError(f"{path}: rows are empty or of different lengths")
+    arr = np.array(rows, dtype=np.float64)
+    if not matrix:
+        return arr.reshape(-1)
+    return arr
+
+
+def _load_bnnquanalyst(folder: Path) -> BNN:
+    def index(p: Path) -> int:
+        return int(p.name[3:])
+
+    blk_dirs = sorted(
+        (p for p in folder.iterdir() if p.is_dir() and re.fullmatch(r"blk\d+", p.name)),
+        key=index,
+    )
+    if not blk_dirs or not (folder / "out_blk").is_dir():
+        raise ModelError(f"{folder}: not a model folder (expected blk1..blkN and out_blk)")
+    if [index(p) for p in blk_dirs] != list(range(1, len(blk_dirs) + 1)):
+        raise ModelError(f"{folder}: block folders must be blk1..blk{len(blk_dirs)}")
+    blocks = []
+    for d in blk_dirs:
+        blocks.append(
+            {
+                "weight": _read_csv(d / "lin_weight.csv", True),
+                "bias": _read_csv(d / "lin_bias.csv", False),
+                "bn": {
+                    "gamma": _read_csv(d / "bn_weight.csv", False),
+                    "beta": _read_csv(d / "bn_bias.csv", False),
+                    "mean": _read_csv(d / "bn_mean.csv", False),
+                    "var": _read_csv(d / "bn_var.csv", False),
+                    "eps": 0.0,
+                },
+            }
+        )
+    out = folder / "out_blk"
+    output = {
+        "weight": _read_csv(out / "lin_weight.csv", True),
+        "bias": _read_csv(out / "lin_bias.csv", False),
+    }
+    size = int(blocks[0]["weight"].shape[1])
+    return BNN.build(size, blocks, output, {"name": folder.name, "source": "bnnquanalyst"})
+
+
+def load_model(path: str | Path) -> BNN:
+    """Load a JSON model file or a BNNQuanalyst model folder."""
+    p = Path(path)
+    try:
+        if p.is_dir():
+            return _load_bnnquanalyst(p)
+        if not p.exists():
+            raise ModelError("no such file or folder")
+        try:
+            data = json.loads(p.read_text())
+        except UnicodeDecodeError:
+            raise ModelError("not a text file") from None
+        except json.JSONDecodeError as exc:
+            raise ModelError(f"invalid JSON ({exc.msg} at line {exc.lineno})") from None
+        except OSError as exc:
+            raise ModelError(f"cannot read ({exc.strerror})") from None
+        model = model_from_dict(data)
+        if "name" not in model.metadata:
+            model.metadata["name"] = p.stem
+        return model
+    except ModelError as exc:
+        msg = str(exc)
+        if msg.startswith(str(p)):
+            raise
+        raise ModelError(f"{p}: {msg}") from None
+
+
+def _read_text(path: str | Path, what: str) -> str:
+    p = Path(path)
+    try:
+        return p.read_text()
+    except FileNotFoundError:
+        raise InputError(f"{p}: no such {what} file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{p}: cannot read {what} file ({exc})") from None
+
+
+def _tokens(text: str, source: str) -> list[Any]:
+    stripped = text.strip()
+    if stripped.startswith("["):
+        try:
+            values = json.loads(stripped)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{source}: invalid JSON array ({exc.msg})") from None
+        if not isinstance(values, list):
+            raise InputError(f"{source}: expected a JSON array")
+        return values
+    return [t for t in re.split(r"[\s,]+", stripped) if t]
+
+
+def parse_input(values: Any, size: int, source: str = "input") -> np.ndarray:
+    """Return a ±1 int8 vector from 0/1 or ±1 values (a list, or text, or a JSON array)."""
+    if isinstance(values, str):
+        values = _tokens(values, source)
+    out = []
+    for i, v in enumerate(values):
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            raise InputError(f"{source}: value {i} is {v!r}, expected 0/1 or -1/+1") from None
+        if f not in (-1.0, 0.0, 1.0):
+            raise InputError(f"{source}: value {i} is {v!r}, expected 0/1 or -1/+1")
+        out.append(int(f))
+    arr = np.array(out, dtype=np.int8)
+    if (arr == 0).any() and (arr == -1).any():
+        raise InputError(f"{source}: mixes 0 and -1; use 0/1 or -1/+1")
+    if len(arr) != size:
+        raise InputError(f"{source}: expected {size} values for this model, got {len(arr)}")
+    return np.where(arr == 0, -1, arr).astype(np.int8)
+
+
+def load_input(path: str | Path, size: int) -> np.ndarray:
+    """Read an input file (whitespace/comma separated 0/1 or ±1, or a JSON array)."""
+    return parse_input(_read_text(path, "input"), size, str(path))
+
+
+def load_indices(path: str | Path, size: int) -> list[int]:
+    """Read a file of distinct 0-based pixel indices (whitespace/comma separated or JSON)."""
+    source = str(path)
+    out: list[int] = []
+    for i, v in enumerate(_tokens(_read_text(path, "free-set"), source)):
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            raise InputError(f"{source}: entry {i} is {v!r}, expected an index") from None
+        if not f.is_integer() or not 0 <= f < size:
+            raise InputError(f"{source}: entry {i} is {v!r}, expected an index in 0..{size - 1}")
+        out.append(int(f))
+    if len(set(out)) != len(out):
+        dup = next(v for v in out if out.count(v) > 1)
+        raise InputError(f"{source}: index {dup} is listed twice")
+    return sorted(out)

@@ -1,0 +1,186 @@
+"""The core model of a binarized neural network: plain, validated data.
+
+A :class:`BNN` is a stack of internal :class:`Block` (linear + optional batch norm + sign)
+followed by an :class:`OutputLayer` (linear, argmax). What the numbers *mean* lives in
+:mod:`bdd4bnn.semantics`; this module only holds and validates them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .errors import ModelError
+
+__all__ = ["BatchNorm", "Block", "OutputLayer", "BNN"]
+
+
+def _float_vector(value: Any, name: str, size: int) -> np.ndarray:
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.ndim != 1 or arr.shape[0] != size:
+        raise ModelError(f"{name}: expected {size} values, got shape {tuple(arr.shape)}")
+    bad = np.flatnonzero(~np.isfinite(arr))
+    if bad.size:
+        raise ModelError(f"{name}[{bad[0]}]: value must be finite, got {arr[bad[0]]}")
+    return arr
+
+
+def _sign_matrix(value: Any, name: str, allowed: tuple[int, ...] = (-1, 1)) -> np.ndarray:
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ModelError(f"{name}: not a numeric matrix ({exc})") from None
+    if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ModelError(f"{name}: expected a non-empty matrix, got shape {tuple(arr.shape)}")
+    ok = np.isin(arr, allowed)
+    if not ok.all():
+        i, j = np.argwhere(~ok)[0]
+        want = " or ".join(f"{a:+d}" for a in allowed)
+        raise ModelError(f"{name}[{i}][{j}]: weight must be {want}, got {arr[i, j]}")
+    return arr.astype(np.int8)
+
+
+@dataclass(frozen=True, eq=False)
+class BatchNorm:
+    """Batch-norm parameters: z = gamma * (a - mean) / sqrt(var + eps) + beta."""
+
+    gamma: np.ndarray
+    beta: np.ndarray
+    mean: np.ndarray
+    var: np.ndarray
+    eps: float = 1e-5
+
+    @classmethod
+    def checked(cls, size: int, gamma, beta, mean, var, eps=1e-5, name="bn") -> BatchNorm:
+        """Return a validated batch norm for `size` neurons."""
+        g = _float_vector(gamma, f"{name}.gamma", size)
+        b = _float_vector(beta, f"{name}.beta", size)
+        m = _float_vector(mean, f"{name}.mean", size)
+        v = _float_vector(var, f"{name}.var", size)
+        try:
+            e = float(eps)
+        except (TypeError, ValueError):
+            raise ModelError(f"{name}.eps: expected a number, got {eps!r}") from None
+        if not np.isfinite(e) or e < 0:
+            raise ModelError(f"{name}.eps: must be finite and >= 0, got {e}")
+        bad = np.flatnonzero(~(v + e > 0))
+        if bad.size:
+            raise ModelError(f"{name}.var[{bad[0]}]: var + eps must be > 0, got {v[bad[0]] + e}")
+        return cls(g, b, m, v, e)
+
+
+@dataclass(frozen=True, eq=False)
+class Block:
+    """An internal block: a = W x + b, optional batch norm, h = sign (sign(0) = +1)."""
+
+    weight: np.ndarray  # int8, shape (out, in), entries in {-1, +1}
+    bias: np.ndarray  # float64, shape (out,)
+    bn: BatchNorm | None = None
+
+    @property
+    def in_size(self) -> int:
+        return int(self.weight.shape[1])
+
+    @property
+    def out_size(self) -> int:
+        return int(self.weight.shape[0])
+
+
+@dataclass(frozen=True, eq=False)
+class OutputLayer:
+    """The output layer: scores s = W h + b; the predicted class is the lowest argmax."""
+
+    weight: np.ndarray  # int8, shape (classes, in)
+    bias: np.ndarray  # float64, shape (classes,)
+
+    @property
+    def in_size(self) -> int:
+        return int(self.weight.shape[1])
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.weight.shape[0])
+
+
+@dataclass(frozen=True, eq=False)
+class BNN:
+    """A binarized neural network: input size, internal blocks, output layer, metadata."""
+
+    input_size: int
+    blocks: tuple[Block, ...]
+    output: OutputLayer
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls,
+        input_size: int,
+        blocks: list[dict[str, Any]],
+        output: dict[str, Any],
+        metadata: dict[str, Any] | None = None,
+    ) -> BNN:
+        """Return a validated BNN from plain values (lists or arrays).
+
+        Each block is ``{"weight", "bias"?, "bn"?: {"gamma","beta","mean","var","eps"?}}``;
+        ``output`` is ``{"weight", "bias"?}``. Errors name the offending field.
+        """
+        if isinstance(input_size, bool) or not isinstance(input_size, (int, np.integer)):
+            raise ModelError(f"input_size: expected a positive integer, got {input_size!r}")
+        if input_size <= 0:
+            raise ModelError(f"input_size: expected a positive integer, got {input_size}")
+        size = int(input_size)
+        built: list[Block] = []
+        for i, spec in enumerate(blocks):
+            name = f"blocks[{i}]"
+            if not isinstance(spec, dict):
+                raise ModelError(f"{name}: expected an object")
+            if "weight" not in spec:
+                raise ModelError(f"{name}.weight: missing field")
+            w = _sign_matrix(spec["weight"], f"{name}.weight")
+            if w.shape[1] != size:
+                raise ModelError(
+                    f"{name}.weight: expected {size} columns (inputs), got {w.shape[1]}"
+                )
+            rows = w.shape[0]
+            bias = spec.get("bias")
+            b = np.zeros(rows) if bias is None else _float_vector(bias, f"{name}.bias", rows)
+            bn = None
+            if spec.get("bn") is not None:
+                p = spec["bn"]
+                if not isinstance(p, dict):
+                    raise ModelError(f"{name}.bn: expected an object")
+                for key in ("gamma", "beta", "mean", "var"):
+                    if key not in p:
+                        raise ModelError(f"{name}.bn.{key}: missing field")
+                eps = p.get("eps", 1e-5)
+                bn = BatchNorm.checked(
+                    rows, p["gamma"], p["beta"], p["mean"], p["var"], eps, f"{name}.bn"
+                )
+            built.append(Block(w, b, bn))
+            size = rows
+        if not isinstance(output, dict):
+            raise ModelError("output: expected an object")
+        if "weight" not in output:
+            raise ModelError("output.weight: missing field")
+        w = _sign_matrix(output["weight"], "output.weight")
+        if w.shape[1] != size:
+            raise ModelError(f"output.weight: expected {size} columns (inputs), got {w.shape[1]}")
+        bias = output.get("bias")
+        b = np.zeros(w.shape[0]) if bias is None else _float_vector(bias, "output.bias", w.shape[0])
+        return cls(int(input_size), tuple(built), OutputLayer(w, b), dict(metadata or {}))
+
+    @property
+    def num_classes(self) -> int:
+        return self.output.num_classes
+
+    @property
+    def layer_sizes(self) -> list[int]:
+        """Return [input, hidden..., classes]."""
+        return [self.input_size, *(b.out_size for b in self.blocks), self.num_classes]
+
+    @property
+    def num_parameters(self) -> int:
+        n = sum(b.weight.size + b.bias.size + (4 * b.out_size if b.bn else 0) for b in self.blocks)
+        return int(n + self.output.weight.size + self.output.bias.size)

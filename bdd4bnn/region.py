@@ -1,0 +1,145 @@
+"""Input regions: a centre input and the ways it may change.
+
+A :class:`Region` is the set of inputs that differ from ``center`` only on the ``free`` pixels
+and in at most ``radius`` of them. The Hamming ball B(u, r) has every pixel free; a
+fixed-index region lets only the pixels in S change (optionally at most r of them).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import random
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .errors import RegionError
+
+__all__ = ["Region"]
+
+
+@dataclass(frozen=True, eq=False)
+class Region:
+    """Inputs equal to ``center`` outside ``free``, with at most ``radius`` flips inside."""
+
+    center: np.ndarray  # int8, ±1
+    free: tuple[int, ...]  # sorted 0-based indices that may change
+    radius: int  # 0 <= radius <= len(free)
+    kind: str  # "hamming" or "fixed"
+
+    @classmethod
+    def hamming(cls, center: Sequence[int] | np.ndarray, radius: int) -> Region:
+        """Return the Hamming ball of ``radius`` around ``center``."""
+        u = _center(center)
+        _check_radius(radius, len(u), "the input size")
+        return cls(u, tuple(range(len(u))), int(radius), "hamming")
+
+    @classmethod
+    def fixed(
+        cls, center: Sequence[int] | np.ndarray, free: Sequence[int], radius: int | None = None
+    ) -> Region:
+        """Return the region where only pixels in ``free`` may change (at most ``radius``)."""
+        u = _center(center)
+        s = sorted(int(i) for i in free)
+        if len(set(s)) != len(s):
+            raise RegionError("free set: an index is listed twice")
+        if s and not (0 <= s[0] and s[-1] < len(u)):
+            raise RegionError(f"free set: indices must lie in 0..{len(u) - 1}")
+        r = len(s) if radius is None else radius
+        _check_radius(r, len(s), "the free-set size")
+        return cls(u, tuple(s), int(r), "fixed")
+
+    @property
+    def n(self) -> int:
+        return int(self.center.shape[0])
+
+    @property
+    def size(self) -> int:
+        """Return the exact number of inputs in the region."""
+        m = len(self.free)
+        return sum(math.comb(m, k) for k in range(self.radius + 1))
+
+    def sphere_size(self, k: int) -> int:
+        """Return the number of inputs at distance exactly ``k`` from the centre."""
+        return math.comb(len(self.free), k) if 0 <= k <= self.radius else 0
+
+    def contains(self, x: np.ndarray) -> np.ndarray:
+        """Return whether each row of ``x`` lies in the region."""
+        x = np.atleast_2d(x)
+        diff = x != self.center
+        mask = np.ones(self.n, dtype=bool)
+        mask[list(self.free)] = False
+        return (~diff[:, mask]).all(axis=1) & (diff.sum(axis=1) <= self.radius)
+
+    def literal_range(self, idx: Sequence[int], pos: Sequence[bool]) -> tuple[int, int]:
+        """Return (min, max) over the region of the number of true literals.
+
+        Literal t is true iff ``x[idx[t]] == (+1 if pos[t] else -1)``.
+        """
+        free = set(self.free)
+        now = low_room = high_room = 0
+        for i, p in zip(idx, pos, strict=True):
+            true_now = (self.center[i] > 0) == bool(p)
+            now += true_now
+            if i in free:
+                if true_now:
+                    low_room += 1
+                else:
+                    high_room += 1
+        r = self.radius
+        return now - min(r, low_room), now + min(r, high_room)
+
+    def iter_points(self, chunk: int = 65536) -> Iterator[np.ndarray]:
+        """Yield the region's inputs in chunks (int8 arrays of shape (<= chunk, n))."""
+        buf: list[np.ndarray] = []
+        for k in range(self.radius + 1):
+            for flips in itertools.combinations(self.free, k):
+                x = self.center.copy()
+                if flips:
+                    x[list(flips)] *= -1
+                buf.append(x)
+                if len(buf) == chunk:
+                    yield np.stack(buf)
+                    buf = []
+        if buf:
+            yield np.stack(buf)
+
+    def sample(self, count: int, seed: int | None = 0) -> np.ndarray:
+        """Return ``count`` inputs drawn uniformly from the region (with replacement).
+
+        The distance k is drawn with probability C(|free|, k) / size using exact integer
+        arithmetic, then a uniform k-subset of the free pixels is flipped.
+        """
+        rng = random.Random(seed)
+        cumulative = list(itertools.accumulate(self.sphere_size(k) for k in range(self.radius + 1)))
+        out = np.repeat(self.center[None, :], count, axis=0)
+        for row in out:
+            pick = rng.randrange(cumulative[-1])
+            k = next(i for i, c in enumerate(cumulative) if pick < c)
+            if k:
+                row[rng.sample(self.free, k)] *= -1
+        return out
+
+    def describe(self) -> dict[str, Any]:
+        """Return a JSON-ready description."""
+        d: dict[str, Any] = {"kind": self.kind, "radius": self.radius, "size": self.size}
+        if self.kind == "fixed":
+            d["free"] = list(self.free)
+        return d
+
+
+def _center(center: Sequence[int] | np.ndarray) -> np.ndarray:
+    u = np.asarray(center)
+    if u.ndim != 1 or u.size == 0 or not np.isin(u, (-1, 1)).all():
+        raise RegionError("centre: expected a non-empty vector of -1/+1 values")
+    return u.astype(np.int8)
+
+
+def _check_radius(radius: Any, limit: int, what: str) -> None:
+    if isinstance(radius, bool) or not isinstance(radius, (int, np.integer)):
+        raise RegionError(f"radius: expected an integer, got {radius!r}")
+    if not 0 <= radius <= limit:
+        raise RegionError(f"radius {radius} out of range 0..{limit} ({what})")
