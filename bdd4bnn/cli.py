@@ -16,7 +16,9 @@ import click
 
 from . import __version__
 from .analyses.count import count as count_region
-from .analyses.count import verify as verify_region
+from .analyses.engines import COUNT_ENGINES, RADIUS_ENGINES, VERIFY_ENGINES
+from .analyses.radius import radius as radius_of
+from .analyses.verify import verify as verify_region
 from .errors import Bdd4bnnError
 from .formats import load_indices, load_input, load_model
 from .model import BNN
@@ -148,9 +150,44 @@ def main() -> None:
 
 @main.command()
 @region_options
+@click.option(
+    "--engine",
+    type=click.Choice(COUNT_ENGINES),
+    default="auto",
+    show_default=True,
+    help="bdd / enum (exact), approx (ApproxMC), auto (chosen by a documented rule).",
+)
+@click.option(
+    "--approx-epsilon",
+    type=float,
+    default=0.8,
+    show_default=True,
+    help="ApproxMC tolerance: estimates within a (1+eps) factor...",
+)
+@click.option(
+    "--approx-delta",
+    type=float,
+    default=0.2,
+    show_default=True,
+    help="...with probability at least 1 - delta.",
+)
+@click.option("--seed", type=int, default=1, show_default=True, help="ApproxMC seed.")
 @friendly_errors
 def count(
-    model, input_file, radius, free_file, targets, timeout, max_nodes, backend, as_json, quiet
+    model,
+    input_file,
+    radius,
+    free_file,
+    targets,
+    timeout,
+    max_nodes,
+    backend,
+    as_json,
+    quiet,
+    engine,
+    approx_epsilon,
+    approx_delta,
+    seed,
 ) -> None:
     """Count, exactly and per class, the inputs of a region by predicted class."""
     _check_limits(timeout, max_nodes)
@@ -161,6 +198,10 @@ def count(
         res = count_region(
             net,
             region,
+            engine=engine,
+            epsilon=approx_epsilon,
+            delta=approx_delta,
+            seed=seed,
             targets=targets or None,
             timeout=timeout,
             max_nodes=max_nodes,
@@ -180,10 +221,14 @@ def count(
         else:
             assert res.per_class is not None and res.adversarial is not None
             cells = "  ".join(f"{c}: {n}" for c, n in enumerate(res.per_class) if n)
-            click.echo(f"per class:   {cells}")
+            approx = "" if res.exact else f" (ApproxMC, eps={res.epsilon}, delta={res.delta})"
+            click.echo(f"per class:   {cells}{approx}")
             share = res.adversarial / res.total
             verdict = "robust" if res.robust else "NOT robust"
             click.echo(f"adversarial: {res.adversarial} of {res.total} ({share:.4%}) -> {verdict}")
+        click.echo(
+            f"engine:      {res.engine}" + (f" ({res.engine_reason})" if res.engine_reason else "")
+        )
         click.echo(f"time:        {res.seconds:.3f} s")
 
     _emit(out, as_json, human)
@@ -198,7 +243,14 @@ def count(
     type=click.IntRange(min=0),
     default=2048,
     show_default=True,
-    help="Uniform samples tried first by concrete inference (0: BDD only).",
+    help="Uniform samples tried first by concrete inference (0: none).",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(VERIFY_ENGINES),
+    default="auto",
+    show_default=True,
+    help="bdd, sat, enum, or auto (chosen by a documented rule).",
 )
 @friendly_errors
 def verify(
@@ -213,6 +265,7 @@ def verify(
     as_json,
     quiet,
     samples,
+    engine,
 ) -> None:
     """Decide whether every input of a region keeps the input's class.
 
@@ -227,6 +280,7 @@ def verify(
         res = verify_region(
             net,
             region,
+            engine=engine,
             targets=targets or None,
             timeout=timeout,
             max_nodes=max_nodes,
@@ -257,6 +311,9 @@ def verify(
                 f"result: NOT ROBUST: flipping pixels {flipped} gives class "
                 f"{res.counterexample_class} (found by {res.found_by}, re-checked by inference)"
             )
+        click.echo(
+            f"engine: {res.engine}" + (f" ({res.engine_reason})" if res.engine_reason else "")
+        )
         click.echo(f"time:   {res.seconds:.3f} s")
 
     _emit(out, as_json, human)
@@ -264,6 +321,67 @@ def verify(
         sys.exit(EXIT_UNKNOWN)
     if not res.robust:
         sys.exit(EXIT_ADVERSARIAL)
+
+
+@main.command()
+@click.argument("model", type=click.Path())
+@click.option("--input", "input_file", required=True, type=click.Path(), help="Input file.")
+@click.option("--max", "max_radius", type=int, help="Largest radius to try (default: n).")
+@click.option(
+    "--epsilon",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Tolerated share of misclassified inputs in each ball.",
+)
+@click.option("--engine", type=click.Choice(RADIUS_ENGINES), default="auto", show_default=True)
+@click.option("--timeout", type=float, help="Give up after this many seconds (unknown).")
+@click.option("--max-nodes", type=int, help="Give up past this many live BDD nodes.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@friendly_errors
+def radius(
+    model, input_file, max_radius, epsilon, engine, timeout, max_nodes, as_json, quiet
+) -> None:
+    """Find the robustness radius: the largest safe Hamming distance of an input."""
+    _check_limits(timeout, max_nodes)
+    net = load_model(model)
+    center = load_input(input_file, net.input_size)
+    bar = _Progress(net.input_size if max_radius is None else max_radius, quiet, "radius")
+    try:
+        res = radius_of(
+            net,
+            center,
+            max_radius=max_radius,
+            epsilon=epsilon,
+            engine=engine,
+            timeout=timeout,
+            max_nodes=max_nodes,
+            progress=bar,
+        )
+    finally:
+        bar.close()
+    out = res.to_json() | {"model": _model_name(net)}
+
+    def human() -> None:
+        click.echo(f"model:  {_model_name(net)} ({'-'.join(map(str, net.layer_sizes))})")
+        click.echo(f"label:  {res.label}")
+        if res.status != "ok":
+            click.echo(f"result: UNKNOWN ({res.reason})")
+        elif res.max_reached:
+            click.echo(f"radius: {res.radius} (the --max bound: no failure up to it)")
+        else:
+            click.echo(f"radius: {res.radius} (a failing input at distance {res.radius + 1})")
+        if epsilon:
+            click.echo(f"epsilon: {epsilon}")
+        click.echo(
+            f"engine: {res.engine}" + (f" ({res.engine_reason})" if res.engine_reason else "")
+        )
+        click.echo(f"time:   {res.seconds:.3f} s")
+
+    _emit(out, as_json, human)
+    if res.status != "ok":
+        sys.exit(EXIT_UNKNOWN)
 
 
 @main.command()

@@ -92,20 +92,35 @@ class Region:
         r = self.radius
         return now - min(r, low_room), now + min(r, high_room)
 
-    def iter_points(self, chunk: int = 65536) -> Iterator[np.ndarray]:
-        """Yield the region's inputs in chunks (int8 arrays of shape (<= chunk, n))."""
-        buf: list[np.ndarray] = []
-        for k in range(self.radius + 1):
-            for flips in itertools.combinations(self.free, k):
-                x = self.center.copy()
-                if flips:
-                    x[list(flips)] *= -1
-                buf.append(x)
-                if len(buf) == chunk:
-                    yield np.stack(buf)
-                    buf = []
-        if buf:
-            yield np.stack(buf)
+    def iter_points(
+        self, chunk: int = 65536, distances: Sequence[int] | None = None
+    ) -> Iterator[np.ndarray]:
+        """Yield the region's inputs in chunks (int8 arrays of shape (<= chunk, n)).
+
+        ``distances`` restricts to inputs at those Hamming distances from the centre (rings).
+        Never holds more than one chunk in memory.
+        """
+        ks = range(self.radius + 1) if distances is None else distances
+        free = np.array(self.free, dtype=np.int64)
+        for k in ks:
+            if not 0 <= k <= self.radius:
+                continue
+            if k == 0:
+                yield self.center[None, :].copy()
+                continue
+            combos = itertools.combinations(range(len(free)), k)
+            while True:
+                flat = np.fromiter(
+                    itertools.chain.from_iterable(itertools.islice(combos, chunk)),
+                    dtype=np.int64,
+                )
+                if flat.size == 0:
+                    break
+                idx = free[flat.reshape(-1, k)]
+                x = np.repeat(self.center[None, :], idx.shape[0], axis=0)
+                rows = np.arange(idx.shape[0])[:, None]
+                x[rows, idx] *= -1
+                yield x
 
     def sample(self, count: int, seed: int | None = 0) -> np.ndarray:
         """Return ``count`` inputs drawn uniformly from the region (with replacement).

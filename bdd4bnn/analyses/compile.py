@@ -17,10 +17,11 @@ from typing import Any
 import numpy as np
 
 from ..encoders.bdd import BddEngine
-from ..encoders.constraints import Card, class_constraints, neuron_constraint
+from ..encoders.constraints import Card, class_constraints
 from ..limits import Budget
 from ..model import BNN
 from ..region import Region
+from .propagate import propagate
 
 __all__ = ["CompiledRegion", "compile_region"]
 
@@ -76,29 +77,21 @@ def compile_region(
     progress: Progress | None = None,
 ) -> CompiledRegion:
     """Compile the hidden layers of ``model`` over ``region`` (see the module docstring)."""
-    if region.n != model.input_size:
-        raise ValueError(f"region has {region.n} pixels, model expects {model.input_size}")
+    prop = propagate(model, region)
     eng = BddEngine(model.input_size, backend=backend, budget=budget)
     region_bdd = eng.region_bdd(region)
-    known = region.center.astype(np.int8).copy()
-    known[list(region.free)] = 0
+    known = prop.inputs_known
     funcs: list[Any] = [
         eng.var(i) if known[i] == 0 else (eng.true if known[i] > 0 else eng.false)
         for i in range(model.input_size)
     ]
-    unstable_counts = []
-    for b, block in enumerate(model.blocks):
-        new_known = np.zeros(block.out_size, dtype=np.int8)
+    for b, cards in enumerate(prop.blocks):
+        new_known = prop.known[b].copy()
         new_funcs: list[Any] = []
         built: dict[Card, Any] = {}
-        for j in range(block.out_size):
-            card = neuron_constraint(block, j).fold(known)
-            if b == 0 and not card.is_const:
-                lo, hi = region.literal_range(card.idx, card.pos)
-                if card.k <= lo:
-                    card = Card.const(True)
-                elif card.k > hi:
-                    card = Card.const(False)
+        for j, card in enumerate(cards):
+            # constants from propagation, or from an earlier neuron's BDD turning out constant
+            card = card.fold(known)
             if card.is_const:
                 new_known[j] = 1 if card.is_true else -1
                 new_funcs.append(eng.true if card.is_true else eng.false)
@@ -113,9 +106,8 @@ def compile_region(
             eng.budget.check()
             if progress:
                 progress(1)
-        unstable_counts.append(int((new_known == 0).sum()))
         known, funcs = new_known, new_funcs
-    return CompiledRegion(model, region, eng, region_bdd, known, funcs, unstable_counts)
+    return CompiledRegion(model, region, eng, region_bdd, known, funcs, prop.unstable)
 
 
 def total_steps(model: BNN, classes: Iterable[int]) -> int:

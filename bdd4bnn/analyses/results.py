@@ -1,0 +1,76 @@
+"""Result records of the analyses (plain data, JSON-ready through ``to_json``)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["CountResult", "VerifyResult", "RadiusResult"]
+
+
+@dataclass
+class _Result:
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class CountResult(_Result):
+    """Per-class counts over a region (``status`` is "ok" or "unknown").
+
+    With the approximate engine, ``exact`` is False and counts are (ε, δ) estimates.
+    """
+
+    status: str
+    label: int
+    total: int
+    per_class: list[int] | None = None
+    adversarial: int | None = None
+    robust: bool | None = None
+    targets: list[int] | None = None
+    seconds: float = 0.0
+    engine: str = "bdd"
+    engine_reason: str | None = None
+    exact: bool = True
+    epsilon: float | None = None
+    delta: float | None = None
+    peak_nodes: int = 0
+    reason: str | None = None
+    region: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class VerifyResult(_Result):
+    """Robust, or one adversarial input re-checked by concrete inference."""
+
+    status: str
+    label: int
+    robust: bool | None = None
+    counterexample: list[int] | None = None
+    counterexample_class: int | None = None
+    found_by: str | None = None  # "sampling", "bdd", "sat" or "enum"
+    targets: list[int] | None = None
+    seconds: float = 0.0
+    engine: str = "bdd"
+    engine_reason: str | None = None
+    peak_nodes: int = 0
+    reason: str | None = None
+    region: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RadiusResult(_Result):
+    """The largest safe Hamming radius (``max_reached``: no failure up to ``--max``)."""
+
+    status: str
+    label: int
+    radius: int | None = None
+    epsilon: float = 0.0
+    max_radius: int = 0
+    max_reached: bool = False
+    counterexample: list[int] | None = None
+    shares: list[float] | None = None  # share of the label per radius (counting engines)
+    seconds: float = 0.0
+    engine: str = "sat"
+    engine_reason: str | None = None
+    reason: str | None = None

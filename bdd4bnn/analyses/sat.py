@@ -1,0 +1,124 @@
+"""SAT engine: yes/no answers with counterexamples, and minimum adversarial distance.
+
+The model is encoded once (:class:`~bdd4bnn.encoders.cnf.CnfEncoder`); per centre, an
+incremental totalizer over the flip literals gives "at most r flips" as one assumption, and
+fixed pixels and target classes are assumptions too, so radii and targets switch without
+re-encoding.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+import numpy as np
+from pysat.card import ITotalizer
+from pysat.solvers import Solver
+
+from ..encoders.cnf import CnfEncoder
+from ..errors import LimitReached
+from ..model import BNN
+from ..region import Region
+from .propagate import propagate
+
+__all__ = ["SatSession", "DEFAULT_SOLVER"]
+
+DEFAULT_SOLVER = "glucose4"
+
+
+class SatSession:
+    """An incremental solver for one model and one envelope region.
+
+    Only what can change inside ``envelope`` is encoded (input propagation); queries are any
+    region with the same centre whose free pixels and radius lie within the envelope.
+    """
+
+    def __init__(
+        self,
+        model: BNN,
+        envelope: Region,
+        *,
+        solver: str = DEFAULT_SOLVER,
+        encoding: str = "auto",
+    ) -> None:
+        self.model = model
+        self.envelope = envelope
+        self.center = envelope.center
+        self.enc = CnfEncoder(model, encoding, folded=propagate(model, envelope))
+        pool = self.enc.pool
+        flips = self.enc.flip_literals(self.center, envelope.free)
+        self.tot = ITotalizer(lits=flips, ubound=envelope.radius, top_id=pool.top)
+        pool.occupy(pool.top + 1, self.tot.top_id)
+        pool.top = max(pool.top, self.tot.top_id)
+        self.solver = Solver(name=solver, bootstrap_with=self.enc.clauses + self.tot.cnf.clauses)
+        self._queries: dict[tuple[int, ...], int] = {}
+
+    def close(self) -> None:
+        self.solver.delete()
+        self.tot.delete()
+
+    def __enter__(self) -> SatSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _target_literal(self, classes: Sequence[int]) -> int:
+        key = tuple(sorted(classes))
+        q = self._queries.get(key)
+        if q is None:
+            q = self.enc.pool.id(("query", key))
+            self.solver.add_clause([-q] + [self.enc.selectors[c] for c in key])
+            self._queries[key] = q
+        return q
+
+    def assumptions(self, region: Region, classes: Sequence[int]) -> list[int]:
+        """Return the assumptions for "an input of ``region`` classified in ``classes``"."""
+        env = self.envelope
+        free = set(region.free)
+        if not (
+            (region.center == env.center).all()
+            and free <= set(env.free)
+            and region.radius <= env.radius
+        ):
+            raise ValueError("query region is not inside the session's envelope")
+        out = [
+            self.enc.x[i] if region.center[i] > 0 else -self.enc.x[i]
+            for i in env.free
+            if i not in free
+        ]
+        if region.radius < len(env.free):
+            out.append(-self.tot.rhs[region.radius])
+        out.append(self._target_literal(classes))
+        return out
+
+    def solve(self, assumptions: list[int], timeout: float | None) -> bool:
+        """Solve under ``assumptions``; raise :class:`LimitReached` when ``timeout`` passes."""
+        if timeout is None:
+            return bool(self.solver.solve(assumptions=assumptions))
+        if timeout <= 0:
+            raise LimitReached("timeout: time limit exceeded")
+        timer = threading.Timer(timeout, self.solver.interrupt)
+        timer.start()
+        try:
+            res = self.solver.solve_limited(assumptions=assumptions, expect_interrupt=True)
+        finally:
+            timer.cancel()
+            self.solver.clear_interrupt()
+        if res is None:
+            raise LimitReached(f"timeout: {timeout:g} s exceeded in the SAT solver")
+        return bool(res)
+
+    def find(
+        self, region: Region, classes: Sequence[int], timeout: float | None = None
+    ) -> np.ndarray | None:
+        """Return an input of ``region`` classified in ``classes``, or None if there is none."""
+        if not classes:
+            return None
+        if not self.solve(self.assumptions(region, classes), timeout):
+            return None
+        true = set(self.solver.get_model() or [])
+        x = self.center.copy()
+        for i in self.envelope.free:
+            x[i] = 1 if self.enc.x[i] in true else -1
+        return x
