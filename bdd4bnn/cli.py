@@ -17,11 +17,14 @@ import click
 from . import __version__
 from .analyses.count import count as count_region
 from .analyses.engines import COUNT_ENGINES, RADIUS_ENGINES, VERIFY_ENGINES
+from .analyses.explain import KINDS, class_graph
+from .analyses.explain import explain as explain_decision
 from .analyses.radius import radius as radius_of
 from .analyses.verify import verify as verify_region
 from .errors import Bdd4bnnError
 from .formats import load_indices, load_input, load_model
 from .model import BNN
+from .plots import draw_explanations
 from .region import Region
 
 EXIT_ADVERSARIAL = 1
@@ -377,6 +380,95 @@ def radius(
         click.echo(
             f"engine: {res.engine}" + (f" ({res.engine_reason})" if res.engine_reason else "")
         )
+        click.echo(f"time:   {res.seconds:.3f} s")
+
+    _emit(out, as_json, human)
+    if res.status != "ok":
+        sys.exit(EXIT_UNKNOWN)
+
+
+@main.command()
+@click.argument("model", type=click.Path())
+@click.option("--input", "input_file", required=True, type=click.Path(), help="Input file.")
+@click.option("--radius", type=int, help="Within the Hamming ball of this radius.")
+@click.option("--free", "free_file", type=click.Path(), help="Only these pixels may change.")
+@click.option(
+    "--kind",
+    type=click.Choice(KINDS),
+    default="pi",
+    show_default=True,
+    help="pi: PI explanations; shortest: a minimum one; essential: features only.",
+)
+@click.option(
+    "--count",
+    "k",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="How many PI explanations (shortest first).",
+)
+@click.option("--engine", type=click.Choice(["bdd", "sat"]), default="bdd", show_default=True)
+@click.option("--png", type=click.Path(), help="Draw the input with the explanations marked.")
+@click.option(
+    "--dot",
+    type=click.Path(),
+    help="Export the class BDD restricted to the region (.dot, or .graphml).",
+)
+@click.option("--timeout", type=float, help="Give up after this many seconds (unknown).")
+@click.option("--max-nodes", type=int, help="Give up past this many live BDD nodes.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@friendly_errors
+def explain(
+    model, input_file, radius, free_file, kind, k, engine, png, dot, timeout, max_nodes, as_json
+) -> None:
+    """Explain a decision: prime-implicant explanations, essential and necessary features.
+
+    Without --radius or --free, explanations hold over all inputs.
+    """
+    _check_limits(timeout, max_nodes)
+    net = load_model(model)
+    center = load_input(input_file, net.input_size)
+    region = None
+    if radius is not None or free_file is not None:
+        region = build_region(net, input_file, radius, free_file)
+    res = explain_decision(
+        net, center, region, kind=kind, count=k, engine=engine, timeout=timeout, max_nodes=max_nodes
+    )
+    out = res.to_json() | {"model": _model_name(net)}
+    if png and res.status == "ok":
+        draw_explanations(
+            center,
+            res.explanations,
+            res.essential,
+            png,
+            title=f"{_model_name(net)}: class {res.label}",
+        )
+        out["png"] = png
+    if dot and res.status == "ok":
+        import networkx as nx
+
+        graph = class_graph(
+            net, region or Region.hamming(center, len(center)), timeout=timeout, max_nodes=max_nodes
+        )
+        if str(dot).endswith(".graphml"):
+            nx.write_graphml(graph, dot)
+        else:
+            nx.nx_pydot.write_dot(graph, dot)
+        out["dot"] = dot
+
+    def human() -> None:
+        click.echo(f"model:  {_model_name(net)} ({'-'.join(map(str, net.layer_sizes))})")
+        click.echo(f"region: {_describe(region) if region else 'all inputs'}")
+        click.echo(f"label:  {res.label}")
+        if res.status != "ok":
+            click.echo(f"result: UNKNOWN ({res.reason})")
+        for j, e in enumerate(res.explanations):
+            click.echo(f"explanation {j + 1} ({len(e)} pixels): {e}")
+        if res.num_explanations is not None:
+            click.echo(f"PI explanations in all: {res.num_explanations}")
+        if res.essential is not None:
+            click.echo(f"essential (same value in every input of the class): {res.essential}")
+            click.echo(f"necessary (in every PI explanation): {res.necessary}")
         click.echo(f"time:   {res.seconds:.3f} s")
 
     _emit(out, as_json, human)

@@ -239,3 +239,46 @@ def test_console_script_no_traceback(tmp_path):
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "input_size: missing field" in proc.stderr
+
+
+def test_explain_json_png_dot(tmp_path):
+    rng = np.random.default_rng(2)
+    net = BNN.build(
+        16,
+        [{"weight": rng.choice([-1, 1], (5, 16)), "bias": rng.normal(size=5)}],
+        {"weight": rng.choice([-1, 1], (3, 5))},
+    )
+    model = tmp_path / "m.json"
+    save_model(net, model)
+    inp = tmp_path / "x.txt"
+    inp.write_text(" ".join(str(v) for v in rng.choice([0, 1], 16)))
+    png, dot = tmp_path / "e.png", tmp_path / "e.dot"
+    code, out, err = run(
+        "explain",
+        model,
+        "--input",
+        inp,
+        "--radius",
+        3,
+        "--count",
+        2,
+        "--png",
+        png,
+        "--dot",
+        dot,
+        "--json",
+    )
+    assert code == 0, err
+    doc = json.loads(out)
+    assert {"label", "explanations", "essential", "necessary", "seconds"} <= set(doc)
+    assert png.read_bytes()[:4] == b"\x89PNG" and dot.read_text().startswith("strict digraph")
+    code, out, _ = run("explain", model, "--input", inp, "--kind", "shortest")
+    assert code == 0 and "explanation 1" in out
+    code, _, err = run("explain", model, "--input", inp, "--kind", "shortest", "--engine", "sat")
+    assert code == 2 and "need --engine bdd" in err
+    bad = tmp_path / "x5.txt"
+    bad.write_text("1 0 1 1 1")
+    net5 = BNN.build(5, [{"weight": [[1] * 5]}], {"weight": [[1], [-1]]})
+    save_model(net5, tmp_path / "m5.json")
+    code, _, err = run("explain", tmp_path / "m5.json", "--input", bad, "--png", png)
+    assert code == 2 and "square input" in err

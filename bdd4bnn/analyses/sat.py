@@ -110,12 +110,20 @@ class SatSession:
         return bool(res)
 
     def find(
-        self, region: Region, classes: Sequence[int], timeout: float | None = None
+        self,
+        region: Region,
+        classes: Sequence[int],
+        timeout: float | None = None,
+        flip: Sequence[int] = (),
     ) -> np.ndarray | None:
-        """Return an input of ``region`` classified in ``classes``, or None if there is none."""
+        """Return an input of ``region`` classified in ``classes``, or None if there is none.
+
+        ``flip``: pixels that must differ from the centre.
+        """
         if not classes:
             return None
-        if not self.solve(self.assumptions(region, classes), timeout):
+        extra = [-self.enc.x[i] if self.center[i] > 0 else self.enc.x[i] for i in flip]
+        if not self.solve(self.assumptions(region, classes) + extra, timeout):
             return None
         true = set(self.solver.get_model() or [])
         x = self.center.copy()

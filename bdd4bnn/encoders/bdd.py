@@ -182,6 +182,58 @@ class BddEngine:
         pos = [bool(region.center[i] > 0) for i in idx]
         return self.card_exact(idx, pos, len(idx) - region.radius)
 
+    def selectors(self) -> list[Function]:
+        """Return variables ``s0 .. s{n-1}`` (declared once, below the inputs)."""
+        if not hasattr(self, "_selectors"):
+            names = [f"s{i}" for i in range(self.n)]
+            self.bdd.declare(*names)
+            self._selectors = [self.bdd.var(v) for v in names]
+        return self._selectors
+
+    def cofactors(self, u: Function) -> tuple[int, Function, Function]:
+        """Return (input index, low, high) of a non-constant ``u``, complement edges resolved."""
+        reg = ~u if u.negated else u
+        lo, hi = reg.low, reg.high
+        if u.negated:
+            lo, hi = ~lo, ~hi
+        return int(reg.var[1:]), lo, hi
+
+    def to_networkx(self, u: Function) -> Any:
+        """Return ``u`` as a networkx DiGraph (nodes: 'T', 'F' and one per BDD node).
+
+        Complement edges are expanded, so the graph is the plain reduced BDD of ``u``.
+        """
+        import networkx as nx
+
+        g = nx.DiGraph()
+        g.add_node("T", label="1", shape="box")
+        g.add_node("F", label="0", shape="box")
+        names: dict[int, str] = {}
+
+        def name(f: Function) -> str:
+            if f == self.true:
+                return "T"
+            if f == self.false:
+                return "F"
+            key = int(f)
+            if key in names:
+                return names[key]
+            node = names[key] = f"n{len(names)}"
+            var, lo, hi = self.cofactors(f)
+            g.add_node(node, label=f"x{var}", var=var)
+            g.add_edge(node, name(lo), style="dashed", value=0)
+            g.add_edge(node, name(hi), style="solid", value=1)
+            return node
+
+        limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(limit, 4 * self.n + 1000))
+        try:
+            g.graph["root"] = name(u)
+        finally:
+            sys.setrecursionlimit(limit)
+            name = None  # type: ignore[assignment]  # break the closure's self-reference
+        return g
+
     # -- queries ------------------------------------------------------------------------------
     def count(self, u: Function, nvars: int | None = None) -> int:
         """Return the exact number of models of ``u`` over the first ``nvars`` levels.
