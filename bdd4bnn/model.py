@@ -14,7 +14,9 @@ import numpy as np
 
 from .errors import ModelError
 
-__all__ = ["BatchNorm", "Block", "OutputLayer", "BNN"]
+__all__ = ["BatchNorm", "Block", "OutputLayer", "BNN", "TERNARY"]
+
+TERNARY = (-1, 0, 1)  # allowed weights: binary models use ±1, ternary ones also 0
 
 
 def _float_vector(value: Any, name: str, size: int) -> np.ndarray:
@@ -37,7 +39,7 @@ def _sign_matrix(value: Any, name: str, allowed: tuple[int, ...] = (-1, 1)) -> n
     ok = np.isin(arr, allowed)
     if not ok.all():
         i, j = np.argwhere(~ok)[0]
-        want = " or ".join(f"{a:+d}" for a in allowed)
+        want = ", ".join(f"{a:+d}" if a else "0" for a in allowed)
         raise ModelError(f"{name}[{i}][{j}]: weight must be {want}, got {arr[i, j]}")
     return arr.astype(np.int8)
 
@@ -75,7 +77,7 @@ class BatchNorm:
 class Block:
     """An internal block: a = W x + b, optional batch norm, h = sign (sign(0) = +1)."""
 
-    weight: np.ndarray  # int8, shape (out, in), entries in {-1, +1}
+    weight: np.ndarray  # int8, shape (out, in), entries in {-1, 0, +1} (0: ternary models)
     bias: np.ndarray  # float64, shape (out,)
     bn: BatchNorm | None = None
 
@@ -138,7 +140,7 @@ class BNN:
                 raise ModelError(f"{name}: expected an object")
             if "weight" not in spec:
                 raise ModelError(f"{name}.weight: missing field")
-            w = _sign_matrix(spec["weight"], f"{name}.weight")
+            w = _sign_matrix(spec["weight"], f"{name}.weight", TERNARY)
             if w.shape[1] != size:
                 raise ModelError(
                     f"{name}.weight: expected {size} columns (inputs), got {w.shape[1]}"
@@ -164,7 +166,7 @@ class BNN:
             raise ModelError("output: expected an object")
         if "weight" not in output:
             raise ModelError("output.weight: missing field")
-        w = _sign_matrix(output["weight"], "output.weight")
+        w = _sign_matrix(output["weight"], "output.weight", TERNARY)
         if w.shape[1] != size:
             raise ModelError(f"output.weight: expected {size} columns (inputs), got {w.shape[1]}")
         bias = output.get("bias")

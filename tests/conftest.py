@@ -81,7 +81,8 @@ _BIASES = st.one_of(
 @st.composite
 def bnns(draw, max_inputs: int = 10, max_blocks: int = 3, max_width: int = 6):
     """Draw a small random BNN with batch norm that often lands exactly on integer thresholds,
-    negative and zero gamma, and output ties."""
+    negative and zero gamma, and output ties; one in three is ternary (weights in {-1,0,1})."""
+    values = draw(st.sampled_from([[-1, 1], [-1, 1], [-1, 0, 1]]))
     n = draw(st.integers(2, max_inputs))
     sizes = [n] + [draw(st.integers(1, max_width)) for _ in range(draw(st.integers(1, max_blocks)))]
     classes = draw(st.integers(2, 4))
@@ -90,7 +91,7 @@ def bnns(draw, max_inputs: int = 10, max_blocks: int = 3, max_width: int = 6):
         rows, cols = sizes[i + 1], sizes[i]
         w = draw(
             st.lists(
-                st.lists(st.sampled_from([-1, 1]), min_size=cols, max_size=cols),
+                st.lists(st.sampled_from(values), min_size=cols, max_size=cols),
                 min_size=rows,
                 max_size=rows,
             )
@@ -125,7 +126,7 @@ def bnns(draw, max_inputs: int = 10, max_blocks: int = 3, max_width: int = 6):
         blocks.append(spec)
     out_w = draw(
         st.lists(
-            st.lists(st.sampled_from([-1, 1]), min_size=sizes[-1], max_size=sizes[-1]),
+            st.lists(st.sampled_from(values), min_size=sizes[-1], max_size=sizes[-1]),
             min_size=classes,
             max_size=classes,
         )

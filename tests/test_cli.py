@@ -94,7 +94,9 @@ def test_human_output_and_info(files):
 
 def test_unknown_exit_code_3(files):
     _, model, inp = files
-    code, out, _ = run("count", model, "--input", inp, "--radius", 2, "--max-nodes", 1, "--json")
+    code, out, _ = run(
+        "count", model, "--input", inp, "--radius", 2, "--max-nodes", 1, "--engine", "bdd", "--json"
+    )
     assert code == 3 and json.loads(out)["status"] == "unknown"
 
 
@@ -114,7 +116,7 @@ MODEL_CASES = [
     (("version",), 2, "version"),
     (("blocks",), KeyError, "blocks: missing"),
     (("blocks", 0, "weight", 1, 2), 0.5, "blocks[0].weight[1][2]"),
-    (("blocks", 0, "weight", 0, 0), 0, "blocks[0].weight[0][0]"),
+    (("blocks", 0, "weight", 0, 0), 2, "blocks[0].weight[0][0]: weight must be -1, 0, +1"),
     (("blocks", 0, "weight", 0), [1, 1, 1], "blocks[0].weight"),
     (("blocks", 0, "bias"), [0.0, 1.0], "blocks[0].bias"),
     (("blocks", 0, "bias", 1), float("nan"), "blocks[0].bias[1]"),

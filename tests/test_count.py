@@ -23,7 +23,7 @@ def make_region(center, free, radius, kind):
 def test_counts_equal_brute_force(case):
     model, center, free, radius, kind = case
     region = make_region(center, free, radius, kind)
-    res = count(model, region)
+    res = count(model, region, engine="bdd")
     want = oracle_counts(model, center, free, radius)
     assert res.status == "ok"
     assert res.per_class == want
@@ -42,7 +42,7 @@ def test_verify_agrees_and_counterexample_is_real(case):
     want = oracle_counts(model, center, free, radius)
     label = oracle_classify(model, center)
     for samples in (0, 16):  # pure BDD, then sampling falsifier first
-        res = verify(model, region, samples=samples)
+        res = verify(model, region, samples=samples, engine="bdd")
         assert res.robust == (sum(want) == want[label])
         if not res.robust:
             x = np.array(res.counterexample)
@@ -59,9 +59,9 @@ def test_targeted_counts(case):
     want = oracle_counts(model, center, free, radius)
     label = oracle_classify(model, center)
     targets = [c for c in range(model.num_classes) if c % 2 == 1]
-    res = count(model, region, targets=targets)
+    res = count(model, region, targets=targets, engine="bdd")
     assert res.adversarial == sum(want[c] for c in targets if c != label)
-    v = verify(model, region, targets=targets, samples=0)
+    v = verify(model, region, targets=targets, samples=0, engine="bdd")
     assert v.robust == (res.adversarial == 0)
     if not v.robust:
         assert v.counterexample_class in targets

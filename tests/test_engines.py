@@ -184,3 +184,12 @@ def test_radius_on_bnnquanalyst_a5(engine):
     model = load_model(need_shared("peers", "bnnquanalyst", "models", "mnist_bnn_1_blk_100_100_10"))
     u = load_input(need_shared("peers", "bnnquanalyst", "inputs", "instance_1_100.txt"), 100)
     assert radius(model, u, engine=engine).radius == 1
+
+
+def test_sat_timeout_covers_encoding():
+    rng = np.random.default_rng(5)
+    model = BNN.build(400, [{"weight": rng.choice([-1, 1], (60, 400))}],
+                      {"weight": rng.choice([-1, 1], (10, 60))})
+    center = rng.choice([-1, 1], 400)
+    res = verify(model, Region.hamming(center, 60), engine="sat", samples=0, timeout=0.05)
+    assert res.status == "unknown" and "timeout" in res.reason

@@ -175,7 +175,7 @@ class _BddExplainer:
 
 class _SatExplainer:
     def __init__(self, model, region, label, solver, budget):
-        self.session = SatSession(model, region, solver=solver)
+        self.session = SatSession(model, region, solver=solver, budget=budget)
         self.model, self.region, self.label, self.budget = model, region, label, budget
         self.others = [c for c in range(model.num_classes) if c != label]
 

@@ -124,7 +124,7 @@ def _radius_exact(model, center, label, top, engine, budget, solver, progress):
         hi = top if ub is None else ub[0] - 1  # every radius > hi is known unsafe
         if hi == 0:
             return 0, ub[1]
-        with SatSession(model, Region.hamming(center, hi), solver=solver) as session:
+        with SatSession(model, Region.hamming(center, hi), solver=solver, budget=budget) as session:
             for r in range(1, hi + 1):
                 left = None if budget.timeout is None else budget.timeout - budget.elapsed()
                 x = session.find(Region.hamming(center, r), others, timeout=left)

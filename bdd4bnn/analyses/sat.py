@@ -17,13 +17,14 @@ from pysat.solvers import Solver
 
 from ..encoders.cnf import CnfEncoder
 from ..errors import LimitReached
+from ..limits import Budget
 from ..model import BNN
 from ..region import Region
 from .propagate import propagate
 
 __all__ = ["SatSession", "DEFAULT_SOLVER"]
 
-DEFAULT_SOLVER = "glucose4"
+DEFAULT_SOLVER = "cadical195"
 
 
 class SatSession:
@@ -40,11 +41,12 @@ class SatSession:
         *,
         solver: str = DEFAULT_SOLVER,
         encoding: str = "auto",
+        budget: Budget | None = None,
     ) -> None:
         self.model = model
         self.envelope = envelope
         self.center = envelope.center
-        self.enc = CnfEncoder(model, encoding, folded=propagate(model, envelope))
+        self.enc = CnfEncoder(model, encoding, folded=propagate(model, envelope), budget=budget)
         pool = self.enc.pool
         flips = self.enc.flip_literals(self.center, envelope.free)
         self.tot = ITotalizer(lits=flips, ubound=envelope.radius, top_id=pool.top)

@@ -108,7 +108,7 @@ def verify(
         if engine == "enum":
             x = enum_find(model, region, wanted, budget=budget)
         elif engine == "sat":
-            with SatSession(model, region, solver=solver) as session:
+            with SatSession(model, region, solver=solver, budget=budget) as session:
                 remaining = None if timeout is None else timeout - budget.elapsed()
                 x = session.find(region, wanted, timeout=remaining)
         else:

@@ -21,7 +21,11 @@ __all__ = ["Card", "neuron_constraint", "class_constraints"]
 
 @dataclass(frozen=True)
 class Card:
-    """At least ``k`` of the literals ``(idx[t], pos[t])`` are true."""
+    """At least ``k`` of the literals ``(idx[t], pos[t])`` are true.
+
+    The literals form a multiset: an index may be listed more than once (weight 2 in an
+    output comparison of a ternary model); every listing counts.
+    """
 
     idx: tuple[int, ...]
     pos: tuple[bool, ...]
@@ -112,23 +116,30 @@ def neuron_constraint(block: Block, neuron: int) -> Card:
 def class_constraints(output: OutputLayer, cls: int) -> list[Card]:
     """Return Cards over the last hidden layer whose conjunction means "``cls`` is predicted".
 
-    One Card per other class c′: over the positions where rows c and c′ differ (d of them),
-    ``(W_c − W_c′)·h = 2(2A − d)`` with A the number of true literals ``h_i = W_ci``.
-    Constant-true Cards are dropped; duplicates are merged.
+    One Card per other class c′. With d_i = W_ci − W_c′i (in {±2} for binary weights, also
+    {±1} for ternary ones) and g the gcd of the |d_i|, literal ℓ_i = h_i if d_i > 0 else ¬h_i
+    is listed |d_i|/g times (a multiset of M literals) and ``(W_c − W_c′)·h = g(2A − M)`` with
+    A the number of true listed literals. Constant-true Cards are dropped; duplicates merged.
     """
     k = output_thresholds(output)
-    w = output.weight
+    w = output.weight.astype(np.int64)
     out: list[Card] = []
     seen: set[Card] = set()
     for other in range(output.num_classes):
         if other == cls:
             continue
-        diff = np.flatnonzero(w[cls] != w[other])
-        idx = tuple(int(i) for i in diff)
-        pos = tuple(bool(w[cls, i] > 0) for i in diff)
-        d = len(idx)
-        count = np.arange(d + 1)
-        card = _from_mask(idx, pos, 2 * (2 * count - d) >= k[cls, other])
+        diff = w[cls] - w[other]
+        nz = np.flatnonzero(diff)
+        g = int(np.gcd.reduce(np.abs(diff[nz]))) if nz.size else 1
+        idx: list[int] = []
+        pos: list[bool] = []
+        for i in nz:
+            for _ in range(abs(int(diff[i])) // g):
+                idx.append(int(i))
+                pos.append(bool(diff[i] > 0))
+        m = len(idx)
+        count = np.arange(m + 1)
+        card = _from_mask(tuple(idx), tuple(pos), g * (2 * count - m) >= k[cls, other])
         if card.is_true or card in seen:
             continue
         seen.add(card)

@@ -1,0 +1,130 @@
+"""Training, export and MNIST data: exact export, determinism, checksums, shipped models."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="training needs torch (pip install '.[train]')")
+
+from bdd4bnn import Region, load_model  # noqa: E402
+from bdd4bnn.analyses import count  # noqa: E402
+from bdd4bnn.data import default_data_dir, load_mnist, preprocess  # noqa: E402
+from bdd4bnn.errors import InputError  # noqa: E402
+from bdd4bnn.semantics import classify  # noqa: E402
+from bdd4bnn.training import (  # noqa: E402
+    TrainConfig,
+    from_torch,
+    ste_sign,
+    to_torch,
+    train,
+)
+
+from .conftest import ROOT, oracle_counts  # noqa: E402
+
+MODELS = ROOT / "models"
+
+
+def test_ste_sign_forward_and_gradient():
+    x = torch.tensor([-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5], requires_grad=True)
+    y = ste_sign(x)
+    assert y.tolist() == [-1, -1, -1, 1, 1, 1, 1]  # sign(0) = +1
+    y.sum().backward()
+    assert x.grad.tolist() == [0, 1, 1, 1, 1, 1, 0]  # passed where |x| <= 1
+
+
+def test_checksums_guard_the_data(tmp_path):
+    src = default_data_dir()
+    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        shutil.copy(src / name, tmp_path / name)
+    images, labels = load_mnist("test", tmp_path)
+    assert images.shape == (10000, 28, 28) and labels[:3].tolist() == [7, 2, 1]
+    raw = gzip.open(tmp_path / "t10k-labels-idx1-ubyte.gz").read()
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").unlink()
+    (tmp_path / "t10k-labels-idx1-ubyte").write_bytes(raw[:-1] + b"\x00")  # raw, corrupt
+    with pytest.raises(InputError, match="corrupt MNIST file"):
+        load_mnist("test", tmp_path)
+    with pytest.raises(InputError, match="missing MNIST file"):
+        load_mnist("train", tmp_path)
+
+
+def test_preprocessing_rule():
+    img = np.zeros((1, 28, 28), dtype=np.uint8)
+    img[0, :14, :14] = 255  # top-left quadrant white
+    x = preprocess(img, 4).reshape(4, 4)
+    assert x.tolist() == [[1, 1, -1, -1], [1, 1, -1, -1], [-1, -1, -1, -1], [-1, -1, -1, -1]]
+    x10 = preprocess(img, 10).reshape(10, 10)  # cell 4 covers columns 11.2..14: 100% white
+    assert x10[4, 4] == 1 and x10[4, 5] == -1  # cell 5 covers 14..16.8: 0% white
+    assert preprocess(img, 28).reshape(28, 28)[13, 13] == 1
+
+
+@pytest.fixture(scope="module")
+def short_run():
+    images, labels = load_mnist("train")
+    x = preprocess(images[:3000], 10)
+    cfg = TrainConfig([100, 32, 10], epochs=1, batch_size=64, seed=3)
+    return cfg, x, labels[:3000], train(cfg, x, labels[:3000], progress=False)
+
+
+def test_short_training_beats_chance_and_exports_exactly(short_run):
+    cfg, x, y, module = short_run
+    test_images, test_labels = load_mnist("test")
+    xt = preprocess(test_images, 10)
+    net = from_torch(module)
+    pred = classify(net, xt)
+    assert (pred == module.predict(torch.as_tensor(xt)).numpy()).all()  # all 10,000
+    assert (pred == test_labels).mean() > 0.3  # chance is 0.1
+
+
+def test_training_is_deterministic(short_run):
+    cfg, x, y, module = short_run
+    again = train(cfg, x, y, progress=False)
+    a, b = from_torch(module), from_torch(again)
+    assert all(
+        (p.weight == q.weight).all() and (p.bias == q.bias).all()
+        for p, q in zip(a.blocks, b.blocks, strict=True)
+    )
+    assert (a.output.bias == b.output.bias).all()
+
+
+def test_round_trip_through_torch(short_run):
+    net = from_torch(short_run[3])
+    back = from_torch(to_torch(net))
+    x = np.random.default_rng(0).choice([-1, 1], (500, 100))
+    assert (classify(net, x) == classify(back, x)).all()
+    assert (to_torch(net).predict(torch.as_tensor(x)).numpy() == classify(net, x)).all()
+
+
+def test_ternary_training_and_exact_counts():
+    images, labels = load_mnist("train")
+    x = preprocess(images[:2000], 4)
+    cfg = TrainConfig([16, 6, 10], epochs=1, batch_size=64, seed=0, ternary=True)
+    module = train(cfg, x, labels[:2000], progress=False)
+    net = from_torch(module)
+    assert any((b.weight == 0).any() for b in net.blocks)  # really ternary
+    center = x[0]
+    res = count(net, Region.hamming(center, 3), engine="bdd")
+    assert res.per_class == oracle_counts(net, center, list(range(16)), 3)
+
+
+@pytest.mark.parametrize(
+    "name,size,target",
+    [
+        ("mnist_10x10_100-50-20-10.json", 10, 0.80),
+        ("mnist_28x28_784-100-10.json", 28, 0.90),
+    ],
+)
+def test_shipped_models_hold_their_accuracy(name, size, target):
+    path = MODELS / name
+    net = load_model(path)
+    images, labels = load_mnist("test")
+    spec = net.metadata["preprocessing"]
+    assert spec["size"] == size
+    acc = float((classify(net, preprocess(images, size, spec["threshold"])) == labels).mean())
+    assert acc >= target
+    assert acc == pytest.approx(net.metadata["training"]["test_accuracy"], abs=1e-12)
+    assert json.loads(path.read_text())["format"] == "bdd4bnn.bnn"
