@@ -643,6 +643,95 @@ def dataset_input(index, size, model, threshold, split, data_dir, out) -> None:
 
 @main.command()
 @click.argument("model", type=click.Path())
+@click.option("--input", "input_file", required=True, type=click.Path(), help="Input file.")
+@click.option("--radius", type=int, help="Hamming radius (with --free: max flips in it).")
+@click.option("--free", "free_file", type=click.Path(), help="Only these pixels may change.")
+@click.option("--samples", type=click.IntRange(min=1), help="Uniform samples to draw.")
+@click.option("--exhaustive", is_flag=True, help="Enumerate the whole region (exact match).")
+@click.option(
+    "--engine",
+    type=click.Choice(["bdd", "enum", "auto"]),
+    default="bdd",
+    show_default=True,
+    help="The formal engine to check.",
+)
+@click.option(
+    "--path",
+    type=click.Choice(["auto", "triton", "int8", "float32", "packed"]),
+    default="auto",
+    show_default=True,
+    help="The concrete inference path.",
+)
+@click.option("--confidence", type=float, default=0.999, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--timeout", type=float, help="Limit for the formal engine (unknown).")
+@click.option("--max-nodes", type=int, help="Node limit for the formal engine.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@friendly_errors
+def crosscheck(
+    model,
+    input_file,
+    radius,
+    free_file,
+    samples,
+    exhaustive,
+    engine,
+    path,
+    confidence,
+    seed,
+    timeout,
+    max_nodes,
+    as_json,
+) -> None:
+    """Cross-check formal per-class counts with fast concrete inference.
+
+    Exit code 0: consistent; 1: inconsistent; 3: the formal engine hit a limit.
+    """
+    from .analyses.crosscheck import crosscheck as run_crosscheck
+
+    _check_limits(timeout, max_nodes)
+    if exhaustive == (samples is not None):
+        raise click.UsageError("give exactly one of --samples N or --exhaustive")
+    if not 0 < confidence < 1:
+        raise click.BadParameter("must lie in (0, 1)", param_hint="--confidence")
+    net = load_model(model)
+    region = build_region(net, input_file, radius, free_file)
+    res = run_crosscheck(
+        net,
+        region,
+        samples=samples,
+        exhaustive=exhaustive,
+        engine=engine,
+        path=path,
+        confidence=confidence,
+        seed=seed,
+        timeout=timeout,
+        max_nodes=max_nodes,
+    )
+    out = res.to_json() | {"model": _model_name(net)}
+
+    def human() -> None:
+        click.echo(f"model:    {_model_name(net)} ({'-'.join(map(str, net.layer_sizes))})")
+        click.echo(f"region:   {_describe(region)}")
+        click.echo(f"formal:   {res.formal} ({res.engine}, {res.formal_seconds:.3f} s)")
+        click.echo(
+            f"observed: {res.observed} ({res.mode}, {res.samples} inputs, path "
+            f"{res.path}, {res.concrete_seconds:.3f} s)"
+        )
+        if res.consistent is None:
+            click.echo(f"result:   UNKNOWN ({res.reason})")
+        else:
+            click.echo(f"result:   {'consistent' if res.consistent else 'INCONSISTENT'}")
+
+    _emit(out, as_json, human)
+    if res.consistent is None:
+        sys.exit(EXIT_UNKNOWN)
+    if not res.consistent:
+        sys.exit(EXIT_ADVERSARIAL)
+
+
+@main.command()
+@click.argument("model", type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @friendly_errors
 def info(model, as_json) -> None:

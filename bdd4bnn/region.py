@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import itertools
 import math
-import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -122,20 +122,28 @@ class Region:
                 x[rows, idx] *= -1
                 yield x
 
-    def sample(self, count: int, seed: int | None = 0) -> np.ndarray:
+    def sample(self, count: int, seed: int | None = 0, chunk: int = 4096) -> np.ndarray:
         """Return ``count`` inputs drawn uniformly from the region (with replacement).
 
-        The distance k is drawn with probability C(|free|, k) / size using exact integer
-        arithmetic, then a uniform k-subset of the free pixels is flipped.
+        The distance k is drawn with probability C(|free|, k) / size (the ratios of exact
+        integers, rounded once to binary64), then a uniform k-subset of the free pixels is
+        flipped (the k smallest of |free| uniform keys).
         """
-        rng = random.Random(seed)
-        cumulative = list(itertools.accumulate(self.sphere_size(k) for k in range(self.radius + 1)))
+        rng = np.random.default_rng(seed)
+        sizes = [self.sphere_size(k) for k in range(self.radius + 1)]
+        total = sum(sizes)
+        p = np.array([float(Fraction(s, total)) for s in sizes])
         out = np.repeat(self.center[None, :], count, axis=0)
-        for row in out:
-            pick = rng.randrange(cumulative[-1])
-            k = next(i for i, c in enumerate(cumulative) if pick < c)
-            if k:
-                row[rng.sample(self.free, k)] *= -1
+        free = np.array(self.free, dtype=np.int64)
+        for start in range(0, count, chunk):
+            rows = out[start : start + chunk]
+            ks = rng.choice(len(p), size=len(rows), p=p / p.sum())
+            if free.size == 0:
+                continue
+            order = np.argsort(rng.random((len(rows), free.size)), axis=1)
+            flip = np.arange(free.size)[None, :] < ks[:, None]
+            r, c = np.nonzero(flip)
+            rows[r, free[order[r, c]]] *= -1
         return out
 
     def describe(self) -> dict[str, Any]:

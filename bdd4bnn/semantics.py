@@ -33,6 +33,7 @@ __all__ = [
     "hidden_forward",
     "output_thresholds",
     "output_predict",
+    "predict_from_dots",
     "classify",
     "scores",
 ]
@@ -94,20 +95,25 @@ def output_thresholds(output: OutputLayer) -> np.ndarray:
     return k
 
 
+def predict_from_dots(dots: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """Return the class for integer output dots ``W h`` (N, C) and thresholds ``k`` (C, C)."""
+    dots = np.asarray(dots, dtype=np.int64)
+    out = np.empty(dots.shape[0], dtype=np.int64)
+    step = max(1, _CHUNK // max(1, dots.shape[1]))
+    for start in range(0, dots.shape[0], step):
+        d = dots[start : start + step]
+        wins = (d[:, :, None] - d[:, None, :] >= k[None]).all(axis=2)
+        if not (wins.sum(axis=1) == 1).all():  # pragma: no cover - impossible by construction
+            raise AssertionError("output semantics: not exactly one winner")
+        out[start : start + step] = wins.argmax(axis=1)
+    return out
+
+
 def output_predict(output: OutputLayer, h: np.ndarray) -> np.ndarray:
     """Return the predicted class (int64, shape (N,)) for last-hidden-layer values ``h``."""
     h = np.asarray(h, dtype=np.int8)
-    k = output_thresholds(output)
-    w = output.weight.astype(np.float64)
-    out = np.empty(h.shape[0], dtype=np.int64)
-    for start in range(0, h.shape[0], _CHUNK):
-        dots = (h[start : start + _CHUNK].astype(np.float64) @ w.T).astype(np.int64)
-        diff = dots[:, :, None] - dots[:, None, :]  # D[c, c'] per sample
-        wins = (diff >= k[None]).all(axis=2)
-        if not (wins.sum(axis=1) == 1).all():  # pragma: no cover - impossible by construction
-            raise AssertionError("output semantics: not exactly one winner")
-        out[start : start + _CHUNK] = wins.argmax(axis=1)
-    return out
+    dots = h.astype(np.float64) @ output.weight.T.astype(np.float64)
+    return predict_from_dots(dots.astype(np.int64), output_thresholds(output))
 
 
 def classify(model: BNN, x: np.ndarray) -> np.ndarray:

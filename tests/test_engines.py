@@ -188,8 +188,23 @@ def test_radius_on_bnnquanalyst_a5(engine):
 
 def test_sat_timeout_covers_encoding():
     rng = np.random.default_rng(5)
-    model = BNN.build(400, [{"weight": rng.choice([-1, 1], (60, 400))}],
-                      {"weight": rng.choice([-1, 1], (10, 60))})
+    model = BNN.build(
+        400, [{"weight": rng.choice([-1, 1], (60, 400))}], {"weight": rng.choice([-1, 1], (10, 60))}
+    )
     center = rng.choice([-1, 1], 400)
     res = verify(model, Region.hamming(center, 60), engine="sat", samples=0, timeout=0.05)
     assert res.status == "unknown" and "timeout" in res.reason
+
+
+def test_sat_timeout_path_solves_when_time_suffices():
+    """The interruptible solve (used whenever --timeout is set) gives the same verdicts."""
+    rng = np.random.default_rng(6)
+    model = BNN.build(
+        12, [{"weight": rng.choice([-1, 1], (6, 12))}], {"weight": rng.choice([-1, 1], (3, 6))}
+    )
+    center = rng.choice([-1, 1], 12)
+    for r in range(0, 5):
+        region = Region.hamming(center, r)
+        a = verify(model, region, engine="sat", samples=0, timeout=60)
+        b = verify(model, region, engine="enum", samples=0)
+        assert a.status == "ok" and a.robust == b.robust

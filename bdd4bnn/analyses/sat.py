@@ -24,7 +24,7 @@ from .propagate import propagate
 
 __all__ = ["SatSession", "DEFAULT_SOLVER"]
 
-DEFAULT_SOLVER = "cadical195"
+DEFAULT_SOLVER = "glucose4"  # supports interruption (--timeout); CaDiCaL in PySAT does not
 
 
 class SatSession:

@@ -1,0 +1,119 @@
+"""Cross-check a formal count with fast concrete inference (bdd4bnn.kernels).
+
+Exhaustive: the region is streamed through :func:`bdd4bnn.kernels.predict`; the per-class
+counts must equal the formal ones exactly. Sampling: N uniform samples of the region; for each
+class, the formal share must lie in the Wilson score interval of the sampled share at
+confidence ``confidence`` (Bonferroni-corrected over the classes, so the whole check has at
+most 1 − confidence chance of a false alarm).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from statistics import NormalDist
+from typing import Any
+
+import numpy as np
+
+from ..model import BNN
+from ..region import Region
+from .count import count
+
+__all__ = ["CrossCheckResult", "crosscheck", "wilson"]
+
+
+@dataclass
+class CrossCheckResult:
+    status: str  # "ok" or "unknown" (the formal engine hit a limit)
+    label: int
+    total: int
+    mode: str  # "exhaustive" or "samples"
+    formal: list[int] | None = None
+    observed: list[int] = field(default_factory=list)
+    samples: int = 0
+    intervals: list[list[float]] | None = None
+    confidence: float | None = None
+    consistent: bool | None = None
+    engine: str = "bdd"
+    path: str = "auto"
+    formal_seconds: float = 0.0
+    concrete_seconds: float = 0.0
+    reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def wilson(successes: int, n: int, z: float) -> tuple[float, float]:
+    """Return the Wilson score interval of a binomial proportion."""
+    if n == 0:
+        return 0.0, 1.0
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def crosscheck(
+    model: BNN,
+    region: Region,
+    *,
+    samples: int | None = None,
+    exhaustive: bool = False,
+    engine: str = "bdd",
+    path: str = "auto",
+    confidence: float = 0.999,
+    seed: int = 0,
+    timeout: float | None = None,
+    max_nodes: int | None = None,
+) -> CrossCheckResult:
+    """Compare the formal per-class counts with concrete inference (see the module doc)."""
+    from ..kernels import predict
+    from ..kernels.predict import default_path
+
+    if exhaustive == (samples is not None):
+        raise ValueError("give exactly one of samples or exhaustive")
+    used_path = default_path() if path == "auto" else path
+    formal = count(model, region, engine=engine, timeout=timeout, max_nodes=max_nodes)
+    res = CrossCheckResult(
+        status=formal.status,
+        label=formal.label,
+        total=region.size,
+        mode="exhaustive" if exhaustive else "samples",
+        formal=formal.per_class,
+        engine=formal.engine,
+        path=used_path,
+        formal_seconds=formal.seconds,
+        reason=formal.reason,
+    )
+    c = model.num_classes
+    t0 = time.perf_counter()
+    observed = np.zeros(c, dtype=np.int64)
+    if exhaustive:
+        for x in region.iter_points():
+            observed += np.bincount(predict(model, x, used_path), minlength=c)
+        res.samples = region.size
+    else:
+        assert samples is not None
+        for start in range(0, samples, 65536):
+            x = region.sample(min(65536, samples - start), seed=seed + start)
+            observed += np.bincount(predict(model, x, used_path), minlength=c)
+        res.samples = samples
+    res.concrete_seconds = time.perf_counter() - t0
+    res.observed = [int(v) for v in observed]
+    if formal.per_class is None:
+        return res
+    if exhaustive:
+        res.consistent = res.observed == formal.per_class
+    else:
+        z = NormalDist().inv_cdf(1 - (1 - confidence) / (2 * c))
+        res.confidence = confidence
+        res.intervals = [list(wilson(int(o), res.samples, z)) for o in observed]
+        res.consistent = all(
+            lo <= f / region.size <= hi
+            for (lo, hi), f in zip(res.intervals, formal.per_class, strict=True)
+        )
+    return res

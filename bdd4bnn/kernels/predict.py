@@ -1,0 +1,86 @@
+"""Whole-network exact prediction with the fastest available path."""
+
+from __future__ import annotations
+
+import os
+import weakref
+from collections.abc import Callable
+
+import numpy as np
+
+from ..model import BNN
+from ..semantics import output_thresholds, predict_from_dots
+from . import cpu
+from .thresholds import block_thresholds
+
+__all__ = ["predict", "PATHS", "default_path"]
+
+PATHS = ("auto", "triton", "int8", "float32", "packed")
+_DOTS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
+    "int8": cpu.dots_int8,
+    "float32": cpu.dots_float32,
+    "packed": cpu.dots_packed,
+}
+
+
+def _cuda() -> bool:
+    try:
+        import torch
+
+        return torch.cuda.is_available()
+    except ImportError:
+        return False
+
+
+def default_path() -> str:
+    """Return the path ``auto`` takes: Triton on CUDA, else int8 GEMM (measured fastest on CPU,
+    benchmarks/RESULTS.md), else float32 BLAS when torch is missing."""
+    from .triton_xnor import available
+
+    if available() and _cuda():
+        return "triton"
+    return "int8" if cpu.have_int_mm() else "float32"
+
+
+_PREPARED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _int8_net(model: BNN):
+    """Return the model prepared for the int8 path (cached while the model lives)."""
+    from .int8_torch import Int8Net
+
+    net = _PREPARED.get(model)
+    if net is None:
+        net = _PREPARED[model] = Int8Net(model)
+    return net
+
+
+def predict(model: BNN, x: np.ndarray, path: str = "auto", chunk: int = 65536) -> np.ndarray:
+    """Return the predicted class of each row of ±1 inputs ``x`` (equal to the reference)."""
+    if path not in PATHS:
+        raise ValueError(f"unknown path {path!r}; choose from {PATHS}")
+    if path == "auto":
+        path = default_path()
+    x = np.atleast_2d(np.asarray(x, dtype=np.int8))
+    if path == "int8":
+        net = _int8_net(model)
+        return np.concatenate(
+            [net.predict(x[s : s + chunk]) for s in range(0, len(x), chunk)]
+            or [np.empty(0, dtype=np.int64)]
+        )
+    thresholds = [block_thresholds(b) for b in model.blocks]
+    k = output_thresholds(model.output)
+    out = np.empty(x.shape[0], dtype=np.int64)
+    for start in range(0, x.shape[0], chunk):
+        h = x[start : start + chunk]
+        for block, th in zip(model.blocks, thresholds, strict=True):
+            if path == "triton":
+                from .triton_xnor import block_forward_triton
+
+                device = "cpu" if os.environ.get("TRITON_INTERPRET") == "1" else "cuda"
+                h = block_forward_triton(h, block.weight, th.sign, th.bound, device)
+            else:
+                h = th.apply(_DOTS[path](h, block.weight))
+        dots_fn = _DOTS["float32" if path == "triton" else path]
+        out[start : start + chunk] = predict_from_dots(dots_fn(h, model.output.weight), k)
+    return out

@@ -1,0 +1,46 @@
+"""A block as integer thresholds on the dot W·x, derived from the block's Cards.
+
+Neuron j outputs +1 iff ``sign[j] * dot_j >= bound[j]``. The Card "at least k of the m
+literals" (literals agree with the weights' signs: A = (dot + m)/2) gives sign +1 and bound
+2k − m; a Card on negated literals (γ < 0: m − A ≥ k) gives sign −1 and the same bound;
+constant neurons have sign 0 and bound 0 (always +1) or 1 (always −1). The semantics are not
+re-derived here: :func:`bdd4bnn.encoders.constraints.neuron_constraint` is the source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..encoders.constraints import neuron_constraint
+from ..model import Block
+
+__all__ = ["BlockThresholds", "block_thresholds"]
+
+
+@dataclass(frozen=True)
+class BlockThresholds:
+    sign: np.ndarray  # int32, in {-1, 0, +1}
+    bound: np.ndarray  # int32
+
+    def apply(self, dots: np.ndarray) -> np.ndarray:
+        """Return ±1 int8 outputs from integer dots (N, out)."""
+        return np.where(self.sign * np.asarray(dots) >= self.bound, 1, -1).astype(np.int8)
+
+
+def block_thresholds(block: Block) -> BlockThresholds:
+    """Return the integer thresholds of ``block``'s neurons."""
+    sign = np.zeros(block.out_size, dtype=np.int32)
+    bound = np.zeros(block.out_size, dtype=np.int32)
+    for j in range(block.out_size):
+        card = neuron_constraint(block, j)
+        if card.is_const:
+            bound[j] = 0 if card.is_true else 1
+            continue
+        m = len(card)
+        i0 = card.idx[0]
+        agrees = card.pos[0] == bool(block.weight[j, i0] > 0)
+        sign[j] = 1 if agrees else -1
+        bound[j] = 2 * card.k - m
+    return BlockThresholds(sign, bound)
