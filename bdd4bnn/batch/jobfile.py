@@ -1,0 +1,252 @@
+"""Job files (TOML) and their expansion into tasks.
+
+A job is models × inputs × regions × analyses, with one engine and per-task limits::
+
+    name = "mnist-robustness"
+    models = ["../models/mnist_10x10_100-50-20-10.json"]   # JSON files or BNNQuanalyst folders
+    inputs = ["digit.txt"]          # input files, and/or
+    mnist_test = [0, 1, 2]          # MNIST test images, with each model's preprocessing
+    radii = [1, 2, 3]               # Hamming balls
+    free_sets = ["free10.txt"]      # fixed-index regions (all of the set may flip)...
+    free_radius = 2                 # ...or at most this many of them
+    analyses = ["count", "verify", "radius", "explain"]
+    engine = "auto"                 # or a table per analysis: {count = "bdd", verify = "sat"}
+    time_limit = 60                 # seconds per task
+    node_limit = 2000000            # live BDD nodes per task
+    radius_max = 10                 # largest radius the "radius" analysis tries
+
+Paths are relative to the job file. ``count``, ``verify`` and ``explain`` run once per region;
+``radius`` once per model and input. Every error names the field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..analyses.engines import COUNT_ENGINES, RADIUS_ENGINES, VERIFY_ENGINES
+from ..errors import Bdd4bnnError
+from ..formats import load_indices, load_input, load_model, model_to_dict
+
+__all__ = ["Job", "JobError", "Task", "load_job", "ANALYSES"]
+
+ANALYSES = ("count", "verify", "radius", "explain")
+ENGINES = {
+    "count": COUNT_ENGINES,
+    "verify": VERIFY_ENGINES,
+    "radius": RADIUS_ENGINES,
+    "explain": ("auto", "bdd", "sat"),
+}
+KEYS = {
+    "name",
+    "models",
+    "inputs",
+    "mnist_test",
+    "radii",
+    "free_sets",
+    "free_radius",
+    "analyses",
+    "engine",
+    "time_limit",
+    "node_limit",
+    "radius_max",
+    "data_dir",
+}
+
+
+class JobError(Bdd4bnnError):
+    """A job file is malformed."""
+
+
+@dataclass(frozen=True)
+class Task:
+    """One analysis of one model on one input and region (plain data: crosses processes)."""
+
+    key: str
+    model_name: str
+    model_doc: dict[str, Any] = field(repr=False)
+    input_name: str
+    center: list[int] = field(repr=False)
+    region: dict[str, Any] | None  # {"kind": "hamming", "radius"} / {"kind": "fixed", ...}
+    analysis: str
+    engine: str
+    time_limit: float | None
+    node_limit: int | None
+    radius_max: int | None
+
+    def describe_region(self) -> str:
+        if self.region is None:
+            return "-"
+        if self.region["kind"] == "hamming":
+            return f"r={self.region['radius']}"
+        r = self.region.get("radius")
+        return f"free {self.region['name']}" + ("" if r is None else f" r={r}")
+
+
+@dataclass
+class Job:
+    name: str
+    path: Path
+    tasks: list[Task]
+
+
+def _list(doc: dict, key: str, kind: type, path: Path) -> list:
+    value = doc.get(key, [])
+    if not isinstance(value, list) or not all(
+        isinstance(v, kind) and not isinstance(v, bool) for v in value
+    ):
+        raise JobError(f"{path}: {key}: expected a list of {kind.__name__}")
+    return value
+
+
+def _number(doc: dict, key: str, path: Path, kind=(int, float)) -> Any:
+    value = doc.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, kind) or value <= 0:
+        raise JobError(f"{path}: {key}: expected a positive number, got {value!r}")
+    return value
+
+
+def task_key(
+    model_doc: dict, center: list[int], region: Any, analysis: str, engine: str, limits: tuple
+) -> str:
+    """Return a stable SHA-256 of the task's content (model content, not its path)."""
+    blob = json.dumps(
+        {
+            "model": model_doc,
+            "input": center,
+            "region": region,
+            "analysis": analysis,
+            "engine": engine,
+            "limits": limits,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+def load_job(path: str | Path) -> Job:
+    """Parse, validate and expand a job file (one-line errors naming the field)."""
+    path = Path(path)
+    try:
+        doc = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise JobError(f"{path}: no such job file") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise JobError(f"{path}: invalid TOML ({exc})") from None
+    unknown = sorted(set(doc) - KEYS)
+    if unknown:
+        raise JobError(f"{path}: {unknown[0]}: unknown field (expected one of {sorted(KEYS)})")
+    base = path.parent
+    models = _list(doc, "models", str, path)
+    if not models:
+        raise JobError(f"{path}: models: at least one model is needed")
+    inputs = _list(doc, "inputs", str, path)
+    mnist = _list(doc, "mnist_test", int, path)
+    if not inputs and not mnist:
+        raise JobError(f"{path}: inputs: give input files or mnist_test indices")
+    radii = _list(doc, "radii", int, path)
+    if any(r < 0 for r in radii):
+        raise JobError(f"{path}: radii: radii must be >= 0")
+    free_sets = _list(doc, "free_sets", str, path)
+    analyses = _list(doc, "analyses", str, path) or ["count"]
+    for a in analyses:
+        if a not in ANALYSES:
+            raise JobError(f"{path}: analyses: unknown analysis {a!r} (expected {ANALYSES})")
+    if any(a != "radius" for a in analyses) and not radii and not free_sets:
+        raise JobError(f"{path}: radii: count, verify and explain need radii or free_sets")
+    engine = doc.get("engine", "auto")
+    engines = {}
+    for a in analyses:
+        e = engine.get(a, "auto") if isinstance(engine, dict) else engine
+        if e not in ENGINES[a]:
+            raise JobError(f"{path}: engine: {e!r} cannot run {a} (choose from {ENGINES[a]})")
+        engines[a] = e
+    time_limit = _number(doc, "time_limit", path)
+    node_limit = _number(doc, "node_limit", path, int)
+    radius_max = _number(doc, "radius_max", path, int)
+    free_radius = doc.get("free_radius")
+    if free_radius is not None and (
+        isinstance(free_radius, bool) or not isinstance(free_radius, int) or free_radius < 0
+    ):
+        raise JobError(f"{path}: free_radius: expected an integer >= 0")
+    name = doc.get("name", path.stem)
+    if not isinstance(name, str):
+        raise JobError(f"{path}: name: expected a string")
+
+    tasks: list[Task] = []
+    limits = (time_limit, node_limit, radius_max)
+    for mpath in models:
+        try:
+            model = load_model(base / mpath)
+        except Bdd4bnnError as exc:
+            raise JobError(f"{path}: models: {exc}") from None
+        mdoc = model_to_dict(model)
+        mname = str(model.metadata.get("name", Path(mpath).stem))
+        centers: list[tuple[str, list[int]]] = []
+        for ipath in inputs:
+            try:
+                centers.append(
+                    (Path(ipath).name, load_input(base / ipath, model.input_size).tolist())
+                )
+            except Bdd4bnnError as exc:
+                raise JobError(f"{path}: inputs: {exc}") from None
+        if mnist:
+            from ..data import load_mnist, model_preprocessing, preprocess
+
+            try:
+                size, th = model_preprocessing(model.metadata)
+                images, _ = load_mnist("test", doc.get("data_dir"))
+            except Bdd4bnnError as exc:
+                raise JobError(f"{path}: mnist_test: {mname}: {exc}") from None
+            if size * size != model.input_size:
+                raise JobError(f"{path}: mnist_test: {mname} records size {size}")
+            for i in mnist:
+                if not 0 <= i < len(images):
+                    raise JobError(f"{path}: mnist_test: index {i} out of range")
+                centers.append(
+                    (f"mnist-test-{i}", preprocess(images[i : i + 1], size, th)[0].tolist())
+                )
+        regions: list[dict[str, Any]] = []
+        for r in radii:
+            if r > model.input_size:
+                raise JobError(f"{path}: radii: {r} > input size {model.input_size}")
+            regions.append({"kind": "hamming", "radius": r})
+        for fpath in free_sets:
+            try:
+                free = load_indices(base / fpath, model.input_size)
+            except Bdd4bnnError as exc:
+                raise JobError(f"{path}: free_sets: {exc}") from None
+            if free_radius is not None and free_radius > len(free):
+                raise JobError(f"{path}: free_radius: {free_radius} > {len(free)} free pixels")
+            regions.append(
+                {"kind": "fixed", "name": Path(fpath).stem, "free": free, "radius": free_radius}
+            )
+        for iname, center in centers:
+            for a in analyses:
+                for region in [None] if a == "radius" else regions:
+                    key = task_key(mdoc, center, region, a, engines[a], limits)
+                    tasks.append(
+                        Task(
+                            key,
+                            mname,
+                            mdoc,
+                            iname,
+                            center,
+                            region,
+                            a,
+                            engines[a],
+                            time_limit,
+                            node_limit,
+                            radius_max,
+                        )
+                    )
+    seen: set[str] = set()
+    unique = [t for t in tasks if not (t.key in seen or seen.add(t.key))]
+    return Job(name, path, unique)

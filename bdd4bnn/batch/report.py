@@ -1,0 +1,149 @@
+"""Reports of a results store: summary CSV and JSON, PNG plots, and an index.html."""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+__all__ = ["write_report"]
+
+PLOTS = {
+    "robust_vs_radius.png": "Share of robust inputs against Hamming radius, per model",
+    "adversarial_counts.png": "Distribution of adversarial counts (count tasks)",
+    "radius_histogram.png": "Robustness radius histogram (radius tasks)",
+}
+
+
+def _summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for r in rows:
+        a = r["answer"] or {}
+        out.append(
+            {
+                "key": r["key"],
+                "model": r["model"],
+                "input": r["input"],
+                "region": r["region"],
+                "analysis": r["analysis"],
+                "engine": r["engine"],
+                "status": r["status"],
+                "label": a.get("label"),
+                "robust": a.get("robust"),
+                "adversarial": a.get("adversarial"),
+                "radius": a.get("radius"),
+                "explanation_size": (len(a["explanations"][0]) if a.get("explanations") else None),
+                "seconds": round(r["seconds"] or 0.0, 4),
+                "peak_nodes": r["peak_nodes"],
+                "reason": a.get("reason") or a.get("error"),
+            }
+        )
+    return out
+
+
+def _plots(summary: list[dict[str, Any]], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    robust: dict[str, dict[int, list[bool]]] = defaultdict(lambda: defaultdict(list))
+    for s in summary:
+        hamming = s["region"].startswith("r=")
+        if s["analysis"] in ("count", "verify") and s["status"] == "ok" and hamming:
+            robust[s["model"]][int(s["region"][2:])].append(bool(s["robust"]))
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    for model, by_r in sorted(robust.items()):
+        rs = sorted(by_r)
+        ax.plot(rs, [sum(by_r[r]) / len(by_r[r]) for r in rs], marker="o", label=model)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("Hamming radius")
+    ax.set_ylabel("share of robust inputs")
+    ax.set_ylim(-0.05, 1.05)
+    if robust:
+        ax.legend(fontsize=7)
+    ax.set_title(PLOTS["robust_vs_radius.png"], fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out / "robust_vs_radius.png")
+    plt.close(fig)
+
+    counts = [
+        s["adversarial"]
+        for s in summary
+        if s["analysis"] == "count" and s["status"] == "ok" and s["adversarial"] is not None
+    ]
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    import numpy as np
+
+    ax.hist(np.log10(np.array(counts, dtype=float) + 1), bins=20)
+    ax.set_xlabel("log10(adversarial inputs + 1)")
+    ax.set_ylabel("tasks")
+    ax.set_title(PLOTS["adversarial_counts.png"], fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out / "adversarial_counts.png")
+    plt.close(fig)
+
+    radii = [
+        s["radius"]
+        for s in summary
+        if s["analysis"] == "radius" and s["status"] == "ok" and s["radius"] is not None
+    ]
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    if radii:
+        ax.hist(radii, bins=range(0, max(radii) + 2), align="left", rwidth=0.8)
+    ax.set_xlabel("robustness radius")
+    ax.set_ylabel("inputs")
+    ax.set_title(PLOTS["radius_histogram.png"], fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out / "radius_histogram.png")
+    plt.close(fig)
+
+
+def write_report(rows: list[dict[str, Any]], out: str | Path) -> dict[str, Any]:
+    """Write summary.csv, summary.json, the PNG plots and index.html into ``out``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    summary = _summary(rows)
+    fields = list(summary[0]) if summary else ["key"]
+    with open(out / "summary.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=fields)
+        w.writeheader()
+        w.writerows(summary)
+    totals = {s: sum(r["status"] == s for r in summary) for s in ("ok", "unknown", "error")}
+    (out / "summary.json").write_text(
+        json.dumps({"tasks": len(summary), "status": totals, "rows": summary}, indent=1)
+    )
+    _plots(summary, out)
+    head = "".join(f"<th>{html.escape(f)}</th>" for f in fields)
+    body = "\n".join(
+        "<tr class='{}'>".format(html.escape(s["status"]))
+        + "".join(f"<td>{html.escape('' if s[f] is None else str(s[f]))}</td>" for f in fields)
+        + "</tr>"
+        for s in summary
+    )
+    figures = "\n".join(
+        f"<figure><img src='{name}' alt='{html.escape(cap)}'>"
+        f"<figcaption>{html.escape(cap)}</figcaption></figure>"
+        for name, cap in PLOTS.items()
+    )
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>bdd4bnn report</title>
+<style>body{{font-family:sans-serif;margin:1.5em}} table{{border-collapse:collapse;font-size:12px}}
+td,th{{border:1px solid #ccc;padding:2px 6px}} tr.unknown{{background:#fff6d5}}
+tr.error{{background:#fde0e0}} figure{{display:inline-block;margin:0 1em 1em 0}}</style>
+</head><body>
+<h1>bdd4bnn report</h1>
+<p id="totals">{len(summary)} tasks: {totals["ok"]} ok, {totals["unknown"]} unknown,
+{totals["error"]} failed.</p>
+{figures}
+<table id="results"><thead><tr>{head}</tr></thead><tbody>
+{body}
+</tbody></table></body></html>
+"""
+    (out / "index.html").write_text(page)
+    return {"tasks": len(summary), "status": totals, "out": str(out)}

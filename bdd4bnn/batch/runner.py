@@ -1,0 +1,182 @@
+"""Running a job's tasks: locally in worker processes (default) or on a Dask cluster.
+
+Every task rebuilds its BDDs and solvers where it runs (BDD managers never cross processes);
+tasks carry the model document itself, so workers need no shared files. Only the calling
+process writes the results store, one committed row per finished task, so a job killed at any
+moment loses at most the tasks in flight and a re-run skips every finished task.
+
+Time limits: each analysis honours its limit cooperatively and answers ``unknown``; locally a
+task still running at twice its limit plus 5 s is killed and recorded ``unknown`` (reason:
+timeout), so no task can stall a job. On Dask the cooperative limit applies.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from multiprocessing.connection import wait
+from typing import Any
+
+import numpy as np
+
+from .. import __version__
+from .jobfile import Job, Task
+from .store import ResultStore
+
+__all__ = ["run_task", "run_job", "JobSummary"]
+
+
+def _answer(task: Task) -> tuple[str, dict[str, Any], int, str]:
+    from ..analyses import count, radius, verify
+    from ..analyses.explain import explain
+    from ..formats import model_from_dict
+    from ..region import Region
+
+    model = model_from_dict(task.model_doc)
+    center = np.array(task.center, dtype=np.int8)
+    region = None
+    if task.region is not None:
+        if task.region["kind"] == "hamming":
+            region = Region.hamming(center, task.region["radius"])
+        else:
+            region = Region.fixed(center, task.region["free"], task.region.get("radius"))
+    limits = dict(timeout=task.time_limit, max_nodes=task.node_limit)
+    if task.analysis == "count":
+        res = count(model, region, engine=task.engine, **limits)
+    elif task.analysis == "verify":
+        res = verify(model, region, engine=task.engine, **limits)
+    elif task.analysis == "radius":
+        res = radius(model, center, engine=task.engine, max_radius=task.radius_max, **limits)
+    else:
+        engine = "bdd" if task.engine == "auto" else task.engine
+        res = explain(model, center, region, engine=engine, **limits)
+    doc = res.to_json()
+    return doc["status"], doc, int(doc.get("peak_nodes") or 0), str(doc.get("engine"))
+
+
+def run_task(task: Task) -> dict[str, Any]:
+    """Run one task; return its results row (status "ok", "unknown" or "error")."""
+    t0 = time.perf_counter()
+    try:
+        status, answer, peak, engine = _answer(task)
+    except Exception as exc:  # recorded, the job goes on
+        status, peak, engine = "error", 0, task.engine
+        answer = {
+            "error": f"{type(exc).__name__}: {exc}",
+            "traceback": traceback.format_exc(limit=5),
+        }
+    return _row(task, status, answer, time.perf_counter() - t0, peak, engine)
+
+
+def _row(task: Task, status: str, answer: Any, seconds: float, peak: int, engine: str):
+    return {
+        "key": task.key,
+        "model": task.model_name,
+        "input": task.input_name,
+        "region": task.describe_region(),
+        "analysis": task.analysis,
+        "engine": engine,
+        "status": status,
+        "answer": answer,
+        "seconds": seconds,
+        "peak_nodes": peak,
+        "tool_version": __version__,
+    }
+
+
+def _child(task: Task, conn) -> None:  # pragma: no cover - runs in a forked process
+    conn.send(run_task(task))
+    conn.close()
+
+
+def _run_local(tasks: list[Task], workers: int) -> Iterable[dict[str, Any]]:
+    ctx = mp.get_context("fork")
+    pending = list(reversed(tasks))
+    running: dict[Any, tuple[Any, Task, float]] = {}
+    try:
+        while pending or running:
+            while pending and len(running) < workers:
+                task = pending.pop()
+                recv, send = ctx.Pipe(duplex=False)
+                proc = ctx.Process(target=_child, args=(task, send), daemon=True)
+                proc.start()
+                send.close()
+                running[recv] = (proc, task, time.monotonic())
+            for conn in wait(list(running), timeout=0.2):
+                proc, task, started = running.pop(conn)
+                try:
+                    row = conn.recv()
+                except EOFError:
+                    proc.join()
+                    row = _row(
+                        task,
+                        "error",
+                        {"error": f"worker died (exit code {proc.exitcode})"},
+                        time.monotonic() - started,
+                        0,
+                        task.engine,
+                    )
+                conn.close()
+                proc.join()
+                yield row
+            now = time.monotonic()
+            for conn, (proc, task, started) in list(running.items()):
+                if task.time_limit is not None and now - started > 2 * task.time_limit + 5:
+                    proc.kill()
+                    proc.join()
+                    running.pop(conn)
+                    conn.close()
+                    yield _row(
+                        task,
+                        "unknown",
+                        {
+                            "status": "unknown",
+                            "reason": f"timeout: killed after {now - started:.0f} s",
+                        },
+                        now - started,
+                        0,
+                        task.engine,
+                    )
+    finally:
+        for proc, _, _ in running.values():
+            proc.kill()
+
+
+def _run_dask(tasks: list[Task], address: str) -> Iterable[dict[str, Any]]:
+    from distributed import Client, as_completed
+
+    with Client(address) as client:
+        futures = [client.submit(run_task, t, key=f"bdd4bnn-{t.key}", pure=False) for t in tasks]
+        for fut in as_completed(futures):
+            yield fut.result()
+
+
+class JobSummary(dict):
+    """Counts of the job's tasks by outcome (done, unknown, failed, skipped)."""
+
+
+def run_job(
+    job: Job,
+    store: ResultStore,
+    *,
+    workers: int = 1,
+    scheduler: str | None = None,
+    on_row: Callable[[dict[str, Any], JobSummary], None] | None = None,
+) -> JobSummary:
+    """Run the job's unfinished tasks, storing each row as it finishes."""
+    done = store.done_keys()
+    todo = [t for t in job.tasks if t.key not in done]
+    summary = JobSummary(
+        total=len(job.tasks), skipped=len(job.tasks) - len(todo), done=0, unknown=0, failed=0
+    )
+    rows = _run_dask(todo, scheduler) if scheduler else _run_local(todo, max(1, workers))
+    for row in rows:
+        row["job"] = job.name
+        store.add(row)
+        key = {"ok": "done", "unknown": "unknown"}.get(row["status"], "failed")
+        summary[key] += 1
+        if on_row:
+            on_row(row, summary)
+    return summary
