@@ -90,7 +90,7 @@ def brute_radius(model, center, epsilon=0.0):
 def test_radius_equals_brute_force(model):
     center = np.array([(-1) ** (i // 2) for i in range(model.input_size)])
     want = brute_radius(model, center)
-    for engine in ("sat", "enum", "bdd"):
+    for engine in ("auto", "sat", "enum", "bdd"):
         res = radius(model, center, engine=engine)
         assert res.radius == want, engine
         assert res.max_reached == (want == model.input_size)
@@ -208,3 +208,27 @@ def test_sat_timeout_path_solves_when_time_suffices():
         a = verify(model, region, engine="sat", samples=0, timeout=60)
         b = verify(model, region, engine="enum", samples=0)
         assert a.status == "ok" and a.robust == b.robust
+
+
+@settings(max_examples=60, deadline=None)
+@given(bnn_and_region(max_inputs=10))
+def test_enumeration_fast_path_equals_brute_force(case):
+    """The int8 path (normally only for regions over 20,000 inputs) forced on small ones."""
+    from bdd4bnn.analyses import enumeration
+
+    model, center, free, r, kind = case
+    region = make_region(center, free, r, kind)
+    saved = enumeration.TORCH_FROM
+    enumeration.TORCH_FROM = -1
+    try:
+        got = count(model, region, engine="enum").per_class
+        label = oracle_classify(model, center)
+        others = [c for c in range(model.num_classes) if c != label]
+        x = enumeration.enum_find(model, region, others)
+    finally:
+        enumeration.TORCH_FROM = saved
+    want = oracle_counts(model, center, free, r)
+    assert got == want
+    assert (x is None) == (sum(want) == want[label])
+    if x is not None:
+        assert region.contains(x)[0] and oracle_classify(model, x) != label

@@ -11,8 +11,10 @@
 * **verify**: concrete samples first (sound falsifier); then enumeration when it is estimated
   under :data:`ENUM_SECONDS_VERIFY`, else SAT (a region folded CNF is fast for yes/no; BDDs
   must build whole class functions).
-* **radius**: SAT for ε = 0 (an incremental search over the radius), else a counting engine
-  (enumeration ring by ring when the largest ball is cheap to enumerate, else BDDs).
+* **radius**: for ε = 0, "enum+sat": concrete samples bound the radius from above, rings are
+  enumerated while each is estimated under 0.02 s, and an incremental SAT session decides the
+  remaining rings; for ε > 0 a counting engine (enumeration ring by ring when the largest ball
+  is cheap to enumerate, else BDDs).
 """
 
 from __future__ import annotations
@@ -32,12 +34,12 @@ BDD_NODE_CEILING = 5_000_000
 
 COUNT_ENGINES = ("auto", "bdd", "enum", "approx")
 VERIFY_ENGINES = ("auto", "bdd", "sat", "enum")
-RADIUS_ENGINES = ("auto", "bdd", "sat", "enum")
+RADIUS_ENGINES = ("auto", "bdd", "sat", "enum")  # auto runs "enum+sat" for epsilon = 0
 
 
 def choose_count(model: BNN, region: Region) -> tuple[str, str]:
     """Return (engine, reason) for an exact count."""
-    est = estimate_seconds(model, region.size)
+    est = estimate_seconds(model, region.size, region.radius)
     if est <= ENUM_SECONDS:
         return "enum", f"enumeration estimated at {est:.2g} s <= {ENUM_SECONDS:g} s"
     unstable = sum(propagate(model, region).unstable)
@@ -56,7 +58,7 @@ def choose_count(model: BNN, region: Region) -> tuple[str, str]:
 
 def choose_verify(model: BNN, region: Region) -> tuple[str, str]:
     """Return (engine, reason) for a yes/no question."""
-    est = estimate_seconds(model, region.size)
+    est = estimate_seconds(model, region.size, region.radius)
     if est <= ENUM_SECONDS_VERIFY:
         return "enum", f"enumeration estimated at {est:.2g} s <= {ENUM_SECONDS_VERIFY:g} s"
     return "sat", f"enumeration estimated at {est:.2g} s: SAT for a yes/no question"

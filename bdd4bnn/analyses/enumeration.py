@@ -1,11 +1,17 @@
-"""Enumeration engine: stream a region through batched concrete inference.
+"""Enumeration engine: stream a region through exact batched inference, incrementally.
 
-Exact and memory-bounded (one chunk at a time); the fastest engine for small regions. The
-inference is the reference one (:func:`bdd4bnn.semantics.classify`).
+The region is walked as flip sets (ring by ring, chunks of index arrays; never the inputs
+themselves): the first block's dots are updated, not recomputed — for flips F,
+``W·x = W·u + Σ_{i∈F} (−2·u_i·W[:, i])``, a |F|-term gather instead of an n-term dot — and the
+block's integer thresholds come from its Cards (:mod:`bdd4bnn.kernels.thresholds`). Later
+blocks and the output run on the int8 kernel (:mod:`bdd4bnn.kernels.int8_torch`), or on the
+reference inference when torch is missing. Exact, memory-bounded, and tested against brute
+force like every engine.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -13,26 +19,169 @@ import numpy as np
 from ..limits import Budget
 from ..model import BNN
 from ..region import Region
-from ..semantics import classify
+from ..semantics import block_forward, output_predict
 
-__all__ = ["enum_counts", "enum_find", "estimate_seconds"]
+__all__ = ["enum_counts", "enum_find", "estimate_seconds", "macs"]
 
 # Fitted on this project's 2-core machine (benchmarks/RESULTS.md): seconds per input =
-# PER_INPUT + PER_MAC * (multiply-accumulates of one inference).
-PER_INPUT = 3.0e-6
-PER_MAC = 8.1e-11
-CHUNK = 32768
+# PER_INPUT + PER_MAC * (multiply-accumulates of the blocks after the first, plus the output,
+# plus radius × first-block width for the incremental first block).
+PER_INPUT = 0.4e-6
+PER_MAC = 1.5e-11
+CELLS = 1 << 22  # gathered int16 cells per chunk (bounds memory: 8 MiB)
+TORCH_FROM = 20_000  # regions larger than this run later blocks on the int8 kernel
 
 
 def macs(model: BNN) -> int:
-    """Return the multiply-accumulates of one inference."""
+    """Return the multiply-accumulates of one full inference."""
     sizes = model.layer_sizes
     return sum(a * b for a, b in zip(sizes, sizes[1:], strict=False))
 
 
-def estimate_seconds(model: BNN, inputs: int) -> float:
-    """Return the estimated enumeration time for ``inputs`` inputs."""
-    return inputs * (PER_INPUT + PER_MAC * macs(model))
+def estimate_seconds(model: BNN, inputs: int, radius: int = 0) -> float:
+    """Return the estimated enumeration time for ``inputs`` inputs within ``radius`` flips."""
+    first = model.blocks[0].out_size
+    rest = macs(model) - model.input_size * first
+    return inputs * (PER_INPUT + PER_MAC * (rest + max(radius, 1) * first))
+
+
+class _Walker:
+    """A model prepared to classify flip sets of one region."""
+
+    def __init__(self, model: BNN, region: Region) -> None:
+        from ..kernels.thresholds import block_thresholds
+
+        self.model, self.region = model, region
+        b0 = model.blocks[0]
+        u = region.center.astype(np.int32)
+        self.base = b0.weight.astype(np.int32) @ u
+        free = np.array(region.free, dtype=np.int64)
+        self.free = free
+        # delta[t] = change of the first block's dots when free pixel t flips
+        self.delta = (-2 * u[free][:, None] * b0.weight[:, free].T).astype(np.int16)
+        th = block_thresholds(b0)
+        self.sign, self.bound = th.sign, th.bound
+        self.net = None
+        if region.size > TORCH_FROM:  # below, importing torch costs more than it saves
+            try:
+                from ..kernels.predict import _int8_net
+
+                self.net = _int8_net(model)
+            except ImportError:  # pragma: no cover - without torch
+                pass
+
+    def classes(self, idx: np.ndarray) -> np.ndarray:
+        """Return the classes of the inputs with flip sets ``idx`` (B, k) (positions in free)."""
+        if idx.shape[1]:
+            dots = self.base + self.delta[idx].sum(axis=1, dtype=np.int32)
+        else:
+            dots = np.broadcast_to(self.base, (idx.shape[0], self.base.size))
+        return self.classes_from_dots(dots)
+
+    def classes_from_dots(self, dots: np.ndarray) -> np.ndarray:
+        """Return the classes for first-block dots (B, m)."""
+        if self.net is not None:
+            return self.net.classes_from_first_dots(dots)
+        h = np.where(self.sign * dots >= self.bound, 1, -1).astype(np.int8)
+        for block in self.model.blocks[1:]:
+            h = block_forward(block, h)
+        return output_predict(self.model.output, h)
+
+    def inputs(self, idx: np.ndarray) -> np.ndarray:
+        """Return the inputs (B, n) of flip sets ``idx``."""
+        x = np.repeat(self.region.center[None, :], idx.shape[0], axis=0)
+        if idx.shape[1]:
+            x[np.arange(idx.shape[0])[:, None], self.free[idx]] *= -1
+        return x
+
+
+HALVES_MAX = 30  # free sets up to this size are enumerated by meet-in-the-middle tables
+
+
+def _subset_table(delta: np.ndarray) -> np.ndarray:
+    """Return T (2^h, m): T[mask] = Σ of delta rows in mask (bit t = row t)."""
+    h, m = delta.shape
+    table = np.zeros((1 << h, m), dtype=np.int32)
+    for t in range(h):
+        table[1 << t : 1 << (t + 1)] = table[: 1 << t] + delta[t]
+    return table
+
+
+def _popcounts(h: int) -> np.ndarray:
+    return np.array([bin(v).count("1") for v in range(1 << h)], dtype=np.int64)
+
+
+def _halves(walker: _Walker, distances: Sequence[int] | None):
+    """Yield (classes, a_masks, b_masks) for every input of a small free set, by halves.
+
+    Free positions split into A (first half) and B; the dots of mask pair (a, b) are
+    base + TA[a] + TB[b]; pairs with more flips than the radius (or not in ``distances``)
+    are dropped.
+    """
+    s = len(walker.free)
+    ha = s // 2
+    hb = s - ha
+    ta, tb = _subset_table(walker.delta[:ha]), _subset_table(walker.delta[ha:])
+    pa, pb = _popcounts(ha), _popcounts(hb)
+    allowed = np.zeros(s + 1, dtype=bool)
+    for k in range(walker.region.radius + 1) if distances is None else distances:
+        if 0 <= k <= walker.region.radius:
+            allowed[k] = True
+    b_all = np.arange(1 << hb)
+    step = max(1, CELLS // ((1 << hb) * max(1, ta.shape[1])))
+    for a0 in range(0, 1 << ha, step):
+        a = np.arange(a0, min(a0 + step, 1 << ha))
+        keep = allowed[pa[a][:, None] + pb[None, :]]
+        ai, bi = np.nonzero(keep)
+        if ai.size == 0:
+            continue
+        dots = walker.base + ta[a[ai]] + tb[b_all[bi]]
+        yield walker.classes_from_dots(dots), a[ai], b_all[bi], ha
+
+
+def _ring_chunks(walker: _Walker, distances: Sequence[int] | None):
+    """Yield (dots, flip sets) for every input, ring by ring, the last flip vectorised.
+
+    (k−1)-prefixes come from itertools; each prefix's dots are gathered once and extended to
+    all its children p ∪ {j}, j > max(p), with one row addition each.
+    """
+    region = walker.region
+    s, m = len(walker.free), walker.base.size
+    ks = range(region.radius + 1) if distances is None else distances
+    limit = max(4096, CELLS // max(m, 1))
+    for k in ks:
+        if not 0 <= k <= region.radius:
+            continue
+        if k == 0:
+            yield walker.base[None, :], np.zeros((1, 0), dtype=np.int64)
+            continue
+        if k == 1:
+            idx = np.arange(s, dtype=np.int64)[:, None]
+            yield walker.base + walker.delta[:, :].astype(np.int32), idx
+            continue
+        prefixes = itertools.combinations(range(s - 1), k - 1)
+        per = max(1, limit // max(1, s))
+        while True:
+            flat = np.fromiter(
+                itertools.chain.from_iterable(itertools.islice(prefixes, per)), dtype=np.int64
+            )
+            if flat.size == 0:
+                break
+            pre = flat.reshape(-1, k - 1)
+            pdots = walker.base + walker.delta[pre].sum(axis=1, dtype=np.int32)
+            lens = s - 1 - pre[:, -1]
+            rep = np.repeat(np.arange(len(pre)), lens)
+            starts = np.repeat(np.cumsum(lens) - lens, lens)
+            last = np.arange(rep.size) - starts + pre[rep, -1] + 1
+            dots = pdots[rep] + walker.delta[last]
+            yield dots, (pre, rep, last)
+
+
+def _flip_sets_of(sets) -> np.ndarray:
+    if isinstance(sets, tuple):
+        pre, rep, last = sets
+        return np.concatenate([pre[rep], last[:, None]], axis=1)
+    return sets
 
 
 def enum_counts(
@@ -44,13 +193,22 @@ def enum_counts(
     distances: Sequence[int] | None = None,
 ) -> list[int]:
     """Return exact per-class counts over ``region`` (or over its rings ``distances``)."""
+    walker = _Walker(model, region)
     counts = np.zeros(model.num_classes, dtype=np.int64)
-    for x in region.iter_points(CHUNK, distances):
-        counts += np.bincount(classify(model, x), minlength=model.num_classes)
+    if region.kind == "fixed" and 2 <= len(region.free) <= HALVES_MAX:
+        for cls, *_ in _halves(walker, distances):
+            counts += np.bincount(cls, minlength=model.num_classes)
+            if budget:
+                budget.check()
+            if progress:
+                progress(len(cls))
+        return [int(c) for c in counts]
+    for dots, _ in _ring_chunks(walker, distances):
+        counts += np.bincount(walker.classes_from_dots(dots), minlength=model.num_classes)
         if budget:
             budget.check()
         if progress:
-            progress(len(x))
+            progress(len(dots))
     return [int(c) for c in counts]
 
 
@@ -67,12 +225,24 @@ def enum_find(
     wanted = np.array(sorted(classes), dtype=np.int64)
     if wanted.size == 0:
         return None
-    for x in region.iter_points(CHUNK, distances):
-        hits = np.flatnonzero(np.isin(classify(model, x), wanted))
+    walker = _Walker(model, region)
+    if region.kind == "fixed" and 2 <= len(region.free) <= HALVES_MAX and distances is None:
+        for cls, a, b, ha in _halves(walker, None):
+            hits = np.flatnonzero(np.isin(cls, wanted))
+            if hits.size:
+                j = hits[0]
+                bits = [t for t in range(ha) if a[j] >> t & 1]
+                bits += [ha + t for t in range(len(walker.free) - ha) if b[j] >> t & 1]
+                return walker.inputs(np.array([bits], dtype=np.int64))[0]
+            if budget:
+                budget.check()
+        return None
+    for dots, sets in _ring_chunks(walker, distances):
+        hits = np.flatnonzero(np.isin(walker.classes_from_dots(dots), wanted))
         if hits.size:
-            return x[hits[0]]
+            return walker.inputs(_flip_sets_of(sets)[hits[:1]])[0]
         if budget:
             budget.check()
         if progress:
-            progress(len(x))
+            progress(len(dots))
     return None

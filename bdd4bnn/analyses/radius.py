@@ -84,7 +84,13 @@ def radius(
     reason = None
     if engine == "auto":
         if epsilon == 0:
-            engine, reason = "sat", "epsilon = 0: incremental SAT search over the radius"
+            engine, reason = (
+                "enum+sat",
+                (
+                    "epsilon = 0: rings enumerated while each is estimated under "
+                    f"{RING_ENUM_SECONDS:g} s, then an incremental SAT search"
+                ),
+            )
         else:
             est = estimate_seconds(model, Region.hamming(center, top).size)
             engine = "enum" if est <= 5 * ENUM_SECONDS else "bdd"
@@ -117,15 +123,31 @@ def radius(
     )
 
 
+RING_ENUM_SECONDS = 0.02
+
+
 def _radius_exact(model, center, label, top, engine, budget, solver, progress):
     others = [c for c in range(model.num_classes) if c != label]
-    if engine == "sat":
+    if engine in ("sat", "enum+sat"):
         ub = sampled_upper_bound(model, center, label, top)
         hi = top if ub is None else ub[0] - 1  # every radius > hi is known unsafe
         if hi == 0:
             return 0, ub[1]
+        start = 1
+        if engine == "enum+sat":
+            ball = Region.hamming(center, hi)
+            while (
+                start <= hi
+                and estimate_seconds(model, ball.sphere_size(start), start) <= RING_ENUM_SECONDS
+            ):
+                x = enum_find(model, ball, others, budget=budget, distances=[start])
+                if x is not None:
+                    return start - 1, x
+                start += 1
+            if start > hi:
+                return (hi, None) if ub is None else (hi, ub[1])
         with SatSession(model, Region.hamming(center, hi), solver=solver, budget=budget) as session:
-            for r in range(1, hi + 1):
+            for r in range(start, hi + 1):
                 left = None if budget.timeout is None else budget.timeout - budget.elapsed()
                 x = session.find(Region.hamming(center, r), others, timeout=left)
                 if x is not None:

@@ -31,6 +31,7 @@ class Int8Net:
         self.model = model
         self.in_pad = _pad8(model.input_size)
         self.layers = []
+        self.in_sizes = []
         prev = model.input_size
         for block in model.blocks:
             th = block_thresholds(block)
@@ -42,6 +43,7 @@ class Int8Net:
             sign[:m] = torch.from_numpy(th.sign)
             bound[:m] = torch.from_numpy(th.bound)
             self.layers.append((w, sign, bound))
+            self.in_sizes.append(prev)
             prev = m
         c = model.num_classes
         wo = torch.zeros((_pad8(prev), _pad8(c)), dtype=torch.int8)
@@ -52,13 +54,29 @@ class Int8Net:
         self.bias = torch.from_numpy(model.output.bias.astype(np.float64))
         self.c = c
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
+    def predict(self, x: np.ndarray, start: int = 0) -> np.ndarray:
+        """Return classes for ±1 values ``x`` entering block ``start`` (len(blocks): output)."""
         n = x.shape[0]
         rows = max(n, 17)
-        h = torch.zeros((rows, self.in_pad), dtype=torch.int8)
+        width = self.layers[start][0].shape[0] if start < len(self.layers) else self.out_w.shape[0]
+        h = torch.zeros((rows, width), dtype=torch.int8)
         h[:n, : x.shape[1]] = torch.from_numpy(np.ascontiguousarray(x, dtype=np.int8))
+        return self._tail(h, start, n)
+
+    def classes_from_first_dots(self, dots: np.ndarray) -> np.ndarray:
+        """Return classes given the first block's integer dots (B, m), thresholded in torch."""
+        n, m = dots.shape
+        _, sign, bound = self.layers[0]
+        width = self.layers[1][0].shape[0] if len(self.layers) > 1 else self.out_w.shape[0]
+        h = torch.ones((max(n, 17), width), dtype=torch.int8)
+        d = torch.from_numpy(np.ascontiguousarray(dots, dtype=np.int32))
         one = torch.ones((), dtype=torch.int8)
-        for w, sign, bound in self.layers:
+        h[:n, :m] = torch.where(d * sign[:m] >= bound[:m], one, -one)
+        return self._tail(h, 1, n)
+
+    def _tail(self, h: torch.Tensor, start: int, n: int) -> np.ndarray:
+        one = torch.ones((), dtype=torch.int8)
+        for w, sign, bound in self.layers[start:]:
             dots = torch._int_mm(h, w)
             h = torch.where(dots * sign >= bound, one, -one)
         dots = torch._int_mm(h, self.out_w)[:n, : self.c].to(torch.int64)

@@ -1,0 +1,161 @@
+"""BNNQuanalyst's own benchmarks (A1–A5) and a wider grid, with our engines, in one run.
+
+    python benchmarks/bench_bnnquanalyst.py [--quick] [--grid] [--timeout S] [--repeats 3]
+
+A1–A5 are the queries of the performance issue; "BNNQuanalyst" is its published time on this
+kind of machine, "naive enum" a plain reference-inference enumeration (the issue's baseline,
+measured here in the same run). Times are the `seconds` field, median of ``--repeats``; peak
+memory is the process's peak RSS growth during the query (tracemalloc for Python objects is not
+enough: CUDD and torch allocate natively). ``--grid`` adds every BNNQuanalyst model, its first
+three instances, Hamming radii 1–5 and free sets 10/15/20/25 with ``--engine auto``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bdd4bnn import Region, load_input, load_model
+from bdd4bnn.analyses import count, radius
+from bdd4bnn.semantics import classify
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("BDD4BNN_SHARED", ROOT.parent / "shared"))
+PEERS = SHARED / "peers" / "bnnquanalyst"
+
+QUERIES = [  # id, model, instance, region, BNNQuanalyst seconds, target seconds
+    ("A1", "mnist_bnn_2_blk_100_50_20_10", "instance_0_100", ("r", 3), 7.5, 0.3),
+    ("A2", "mnist_bnn_1_blk_100_100_10", "instance_2_100", ("r", 2), 3.5, 0.1),
+    ("A3", "mnist_bnn_3_blk_25_25_25_20_10", "instance_0_25", ("r", 4), 2.0, 0.1),
+    ("A4", "mnist_bnn_1_blk_784_100_10", "instance_0_784", ("f", 20), 300.0, 1.0),
+    ("A5", "mnist_bnn_1_blk_100_100_10", "instance_1_100", ("radius", None), 67.9, 0.1),
+]
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def region_of(model, u, spec):
+    kind, v = spec
+    if kind == "r":
+        return Region.hamming(u, v)
+    path = PEERS / "inputs" / f"fixed_set_file_random_{model.input_size}_{v}.txt"
+    return Region.fixed(u, [int(t) for t in path.read_text().split()])
+
+
+def naive_enum(model, region):
+    t = time.perf_counter()
+    counts = np.zeros(model.num_classes, dtype=np.int64)
+    for x in region.iter_points():
+        counts += np.bincount(classify(model, x), minlength=model.num_classes)
+    return time.perf_counter() - t, counts.tolist()
+
+
+def measure(fn, repeats):
+    times, res = [], None
+    before = peak_rss_mb()
+    for _ in range(repeats):
+        res = fn()
+        times.append(res.seconds)
+    return statistics.median(times), res, max(0.0, peak_rss_mb() - before)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--grid", action="store_true")
+    ap.add_argument("--timeout", type=float, default=60.0)
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    if args.quick:
+        rng = np.random.default_rng(0)
+        from bdd4bnn.model import BNN
+
+        m = BNN.build(
+            20, [{"weight": rng.choice([-1, 1], (8, 20))}], {"weight": rng.choice([-1, 1], (3, 8))}
+        )
+        u = rng.choice([-1, 1], 20)
+        for r in (1, 2):
+            res = count(m, Region.hamming(u, r))
+            print(f"| quick | r={r} | {res.engine} | {res.seconds:.4f} |")
+        print(f"| quick | radius | {radius(m, u).radius} |")
+        return
+    if not PEERS.exists():
+        sys.exit(f"{PEERS} not found: set BDD4BNN_SHARED or use --quick")
+    print(
+        "| id | query | inputs | auto (engine) | bdd | naive enum | BNNQuanalyst | "
+        "× BNNQuanalyst (auto) | × naive enum (auto) | target | met | peak MB (auto) |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for qid, name, inst, spec, bq, target in QUERIES:
+        model = load_model(PEERS / "models" / name)
+        u = load_input(PEERS / "inputs" / f"{inst}.txt", model.input_size)
+        if spec[0] == "radius":
+            t_auto, res, mem = measure(lambda m=model, c=u: radius(m, c), args.repeats)
+            t_bdd, rb, _ = measure(
+                lambda m=model, c=u: radius(m, c, engine="bdd", timeout=args.timeout), 1
+            )
+            desc, size, engine = f"{name} {inst} max safe radius = {res.radius}", "-", res.engine
+            t_naive = None
+            bdd_cell = f"{t_bdd:.3f}" if rb.status == "ok" else "unknown"
+        else:
+            region = region_of(model, u, spec)
+            t_auto, res, mem = measure(lambda m=model, g=region: count(m, g), args.repeats)
+            rb = count(model, region, engine="bdd", timeout=args.timeout)
+            bdd_cell = f"{rb.seconds:.3f}" if rb.status == "ok" else "unknown"
+            if rb.status == "ok" and rb.per_class != res.per_class:
+                sys.exit(f"{qid}: bdd and auto disagree")
+            t_naive, naive_counts = naive_enum(model, region)
+            if naive_counts != res.per_class:
+                sys.exit(f"{qid}: naive enumeration and auto disagree")
+            label = f"r={spec[1]}" if spec[0] == "r" else f"free {spec[1]}"
+            desc, size, engine = f"{name} {inst} {label}", region.size, res.engine
+        naive_cell = "-" if t_naive is None else f"{t_naive:.3f}"
+        ratio_naive = "-" if t_naive is None else f"{t_naive / t_auto:.1f}"
+        bq_cell = f"> {bq:g}" if qid == "A4" else f"{bq:g}"
+        print(
+            f"| {qid} | {desc} | {size} | {t_auto:.3f} ({engine}) | {bdd_cell} | "
+            f"{naive_cell} | {bq_cell} | {bq / t_auto:.0f} | {ratio_naive} | "
+            f"≤ {target:g} | {'yes' if t_auto <= target else 'no'} | {mem:.0f} |",
+            flush=True,
+        )
+    if not args.grid:
+        return
+    print()
+    print("| model | instance | region | inputs | engine | seconds | adversarial |")
+    print("|---|---|---|---|---|---|---|")
+    for folder in sorted((PEERS / "models").iterdir()):
+        model = load_model(folder)
+        n = model.input_size
+        for i in range(3):
+            path = PEERS / "inputs" / f"instance_{i}_{n}.txt"
+            if not path.exists():
+                continue
+            u = load_input(path, n)
+            specs = [("r", r) for r in range(1, 6)] + [
+                ("f", k)
+                for k in (10, 15, 20, 25)
+                if (PEERS / "inputs" / f"fixed_set_file_random_{n}_{k}.txt").exists()
+            ]
+            for spec in specs:
+                region = region_of(model, u, spec)
+                res = count(model, region, timeout=args.timeout)
+                label = f"r={spec[1]}" if spec[0] == "r" else f"free {spec[1]}"
+                secs = f"{res.seconds:.3f}" if res.status == "ok" else "unknown"
+                print(
+                    f"| {folder.name} | {i} | {label} | {region.size} | {res.engine} | "
+                    f"{secs} | {res.adversarial} |",
+                    flush=True,
+                )
+
+
+if __name__ == "__main__":
+    main()
