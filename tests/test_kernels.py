@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -169,3 +170,47 @@ def test_crosscheck_detects_a_wrong_formal_answer(monkeypatch):
     monkeypatch.setattr(crosscheck_module, "count", wrong)
     assert crosscheck(model, region, exhaustive=True).consistent is False
     assert crosscheck(model, region, samples=20000).consistent is False
+
+
+def test_cli_crosscheck(tmp_path):
+    from click.testing import CliRunner
+
+    from bdd4bnn.cli import main
+    from bdd4bnn.formats import save_model
+
+    model, region = small_case()
+    save_model(model, tmp_path / "m.json")
+    (tmp_path / "x.txt").write_text(" ".join(str(int(v)) for v in region.center))
+    runner = CliRunner()
+    base = [
+        "crosscheck",
+        str(tmp_path / "m.json"),
+        "--input",
+        str(tmp_path / "x.txt"),
+        "--radius",
+        "4",
+    ]
+    res = runner.invoke(main, [*base, "--exhaustive", "--json"])
+    doc = json.loads(res.stdout)
+    assert res.exit_code == 0 and doc["consistent"] and doc["observed"] == doc["formal"]
+    res = runner.invoke(main, [*base, "--samples", "5000", "--path", "packed"])
+    assert res.exit_code == 0 and "consistent" in res.stdout
+    res = runner.invoke(main, base)
+    assert res.exit_code == 2 and "--samples N or --exhaustive" in res.stderr
+
+
+def test_int8_exact_argmax_both_branches():
+    pytest.importorskip("torch")
+    from bdd4bnn.kernels.int8_torch import Int8Net
+
+    trap = BNN.build(2, [{"weight": [[1, 1]], "bias": [5.0]}],
+                     {"weight": [[1], [-1]], "bias": [0.1, 2.1]})
+    net = Int8Net(trap)
+    assert not net.float_exact  # 1 + 0.1 and -1 + 2.1 round to the same double
+    x = np.array([[1, 1], [-1, -1]] * 10, dtype=np.int8)
+    assert (net.predict(x) == classify(trap, x)).all() and net.predict(x)[0] == 1
+    dyadic = BNN.build(2, [{"weight": [[1, 1]], "bias": [5.0]}],
+                       {"weight": [[1], [-1]], "bias": [0.5, 2.5]})
+    net = Int8Net(dyadic)
+    assert net.float_exact
+    assert (net.predict(x) == classify(dyadic, x)).all() and net.predict(x)[0] == 0  # tie

@@ -128,3 +128,52 @@ def test_shipped_models_hold_their_accuracy(name, size, target):
     assert acc >= target
     assert acc == pytest.approx(net.metadata["training"]["test_accuracy"], abs=1e-12)
     assert json.loads(path.read_text())["format"] == "bdd4bnn.bnn"
+
+
+def test_cli_train_eval_dataset_input(tmp_path):
+    from click.testing import CliRunner
+
+    from bdd4bnn.cli import main
+
+    out = tmp_path / "m.json"
+    runner = CliRunner()
+    res = runner.invoke(
+        main,
+        [
+            "train",
+            "--arch",
+            "16-8-10",
+            "--size",
+            "4",
+            "--epochs",
+            "1",
+            "--limit",
+            "600",
+            "--seed",
+            "2",
+            "--out",
+            str(out),
+            "--json",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["history"][0]["epoch"] == 1 and 0 <= doc["test_accuracy"] <= 1
+    res = runner.invoke(main, ["eval", str(out), "--json"])
+    ev = json.loads(res.stdout)
+    assert res.exit_code == 0 and ev["n"] == 10000
+    assert ev["accuracy"] == pytest.approx(doc["test_accuracy"], abs=1e-12)
+    inp = tmp_path / "x.txt"
+    res = runner.invoke(
+        main, ["dataset-input", "--index", "3", "--model", str(out), "--out", str(inp)]
+    )
+    assert res.exit_code == 0 and "label 0" in res.stdout  # test image 3 is a 0
+    net = load_model(out)
+    images, _ = load_mnist("test")
+    spec = net.metadata["preprocessing"]
+    want = preprocess(images[3:4], 4, spec["threshold"])[0]
+    assert [int(v) for v in inp.read_text().split()] == [int(v > 0) for v in want]
+    bad = runner.invoke(main, ["train", "--arch", "16-8-10", "--size", "5", "--out", str(out)])
+    assert bad.exit_code == 2 and "input size 16 != 5*5" in bad.output
+    missing = runner.invoke(main, ["eval", str(out), "--data-dir", str(tmp_path)])
+    assert missing.exit_code == 2 and "missing MNIST file" in missing.stderr

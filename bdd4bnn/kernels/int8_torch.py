@@ -1,14 +1,20 @@
 """The int8 CPU path, whole network in torch: _int_mm GEMMs, fused integer thresholds.
 
+Activations travel as 0/1 (h = (x + 1) / 2), so that a block is one GEMM and one comparison
+whose boolean result is reinterpreted as int8 without a copy. With W′ = sign·W (constant
+neurons: a zero row), neuron j of a block outputs +1 iff ``sign·(W·x) ≥ bound`` (the Card's
+threshold, :mod:`bdd4bnn.kernels.thresholds`) iff ``W′·h ≥ ⌈(bound + rowsum W′)/2⌉``.
+
 Weights are padded once to the sizes ``torch._int_mm`` needs (inner and output sizes multiples
-of 8, more than 16 rows). Padded neurons get the threshold "always +1" and meet zero weight
-columns in the next layer, so padding never has to be cleared between layers.
-The output argmax is exact in O(N·C): the float64 argmax of ``dots + bias`` is a candidate,
-verified against the exact integer thresholds; rows whose candidate fails (float rounding
-ties) are decided by the full rule (:func:`bdd4bnn.semantics.predict_from_dots`).
+of 8, more than 16 rows); padded neurons meet zero weight columns in the next layer. The
+output argmax is exact in O(N·C): the float64 argmax of ``dots + bias`` is a candidate,
+verified against the exact integer thresholds; rows whose candidate fails (float rounding ties)
+are decided by the full rule (:func:`bdd4bnn.semantics.predict_from_dots`).
 """
 
 from __future__ import annotations
+
+from fractions import Fraction
 
 import numpy as np
 import torch
@@ -29,57 +35,69 @@ class Int8Net:
 
     def __init__(self, model: BNN) -> None:
         self.model = model
-        self.in_pad = _pad8(model.input_size)
-        self.layers = []
-        self.in_sizes = []
+        self.layers = []  # (W′ padded (in, out) int8, bound′ int32 (out,))
+        self.first = None  # sign, bound of block 0 for ±1 dots (enumeration)
         prev = model.input_size
-        for block in model.blocks:
+        for b, block in enumerate(model.blocks):
             th = block_thresholds(block)
+            if b == 0:
+                self.first = (torch.from_numpy(th.sign), torch.from_numpy(th.bound))
             m = block.out_size
+            wp = th.sign[:, None].astype(np.int64) * block.weight.astype(np.int64)
+            rs = wp.sum(axis=1)
+            bound = -((-(th.bound.astype(np.int64) + rs)) // 2)
+            bound[th.sign == 0] = th.bound[th.sign == 0]  # 0 >= 0 (+1) or 0 >= 1 (−1)
             w = torch.zeros((_pad8(prev), _pad8(m)), dtype=torch.int8)
-            w[:prev, :m] = torch.from_numpy(np.ascontiguousarray(block.weight.T))
-            sign = torch.zeros(_pad8(m), dtype=torch.int32)
-            bound = torch.zeros(_pad8(m), dtype=torch.int32)  # padded: 0 >= 0, always +1
-            sign[:m] = torch.from_numpy(th.sign)
-            bound[:m] = torch.from_numpy(th.bound)
-            self.layers.append((w, sign, bound))
-            self.in_sizes.append(prev)
+            w[:prev, :m] = torch.from_numpy(np.ascontiguousarray(wp.T.astype(np.int8)))
+            bd = torch.zeros(_pad8(m), dtype=torch.int32)
+            bd[:m] = torch.from_numpy(bound.astype(np.int32))
+            self.layers.append((w, bd))
             prev = m
         c = model.num_classes
         wo = torch.zeros((_pad8(prev), _pad8(c)), dtype=torch.int8)
         wo[:prev, :c] = torch.from_numpy(np.ascontiguousarray(model.output.weight.T))
         self.out_w = wo
+        self.out_rs = torch.from_numpy(model.output.weight.astype(np.int64).sum(axis=1))
         self.k = output_thresholds(model.output)
         self.k_t = torch.from_numpy(self.k)
         self.bias = torch.from_numpy(model.output.bias.astype(np.float64))
         self.c = c
+        # scores 2·d01 + (b − rowsum) are exact in binary64 when every b − rowsum is a
+        # multiple of 2^-41 below 2^40 (|2·d01| < 2^12 then leaves room): the float argmax is
+        # then the exact one, ties included (first index).
+        adj = [
+            Fraction(float(b)) - int(r)
+            for b, r in zip(model.output.bias, self.out_rs.tolist(), strict=True)
+        ]
+        self.float_exact = all((a * 2**41).denominator == 1 and abs(a) < 2**40 for a in adj)
+        self.adj = torch.tensor([float(a) for a in adj], dtype=torch.float64)
+
+    def _width(self, start: int) -> int:
+        return self.layers[start][0].shape[0] if start < len(self.layers) else self.out_w.shape[0]
 
     def predict(self, x: np.ndarray, start: int = 0) -> np.ndarray:
         """Return classes for ±1 values ``x`` entering block ``start`` (len(blocks): output)."""
         n = x.shape[0]
-        rows = max(n, 17)
-        width = self.layers[start][0].shape[0] if start < len(self.layers) else self.out_w.shape[0]
-        h = torch.zeros((rows, width), dtype=torch.int8)
-        h[:n, : x.shape[1]] = torch.from_numpy(np.ascontiguousarray(x, dtype=np.int8))
+        h = torch.zeros((max(n, 17), self._width(start)), dtype=torch.int8)
+        h[:n, : x.shape[1]] = torch.from_numpy(np.ascontiguousarray(x > 0).view(np.int8))
         return self._tail(h, start, n)
 
     def classes_from_first_dots(self, dots: np.ndarray) -> np.ndarray:
-        """Return classes given the first block's integer dots (B, m), thresholded in torch."""
+        """Return classes given the first block's ±1 dots (B, m), thresholded in torch."""
         n, m = dots.shape
-        _, sign, bound = self.layers[0]
-        width = self.layers[1][0].shape[0] if len(self.layers) > 1 else self.out_w.shape[0]
-        h = torch.ones((max(n, 17), width), dtype=torch.int8)
+        sign, bound = self.first
+        h = torch.zeros((max(n, 17), self._width(1)), dtype=torch.int8)
         d = torch.from_numpy(np.ascontiguousarray(dots, dtype=np.int32))
-        one = torch.ones((), dtype=torch.int8)
-        h[:n, :m] = torch.where(d * sign[:m] >= bound[:m], one, -one)
+        h[:n, :m] = (d * sign >= bound).view(torch.int8)
         return self._tail(h, 1, n)
 
     def _tail(self, h: torch.Tensor, start: int, n: int) -> np.ndarray:
-        one = torch.ones((), dtype=torch.int8)
-        for w, sign, bound in self.layers[start:]:
-            dots = torch._int_mm(h, w)
-            h = torch.where(dots * sign >= bound, one, -one)
-        dots = torch._int_mm(h, self.out_w)[:n, : self.c].to(torch.int64)
+        for w, bound in self.layers[start:]:
+            h = (torch._int_mm(h, w) >= bound).view(torch.int8)
+        d01 = torch._int_mm(h, self.out_w)[:n, : self.c]
+        if self.float_exact:
+            return (d01.to(torch.float64) * 2 + self.adj).argmax(dim=1).numpy()
+        dots = 2 * d01.to(torch.int64) - self.out_rs
         cand = (dots.to(torch.float64) + self.bias).argmax(dim=1)
         lead = dots.gather(1, cand[:, None])
         ok = ((lead - dots) >= self.k_t[cand]).all(dim=1)
