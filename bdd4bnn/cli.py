@@ -138,6 +138,28 @@ def _model_name(model: BNN) -> str:
     return str(model.metadata.get("name", "model"))
 
 
+def _show(rows: list[tuple[str, object]]) -> None:
+    """Print aligned ``key: value`` lines."""
+    width = max(len(k) for k, _ in rows) + 2
+    for key, value in rows:
+        click.echo(f"{key + ':':<{width}}{value}")
+
+
+def _head(net: BNN, region: Region | None, label: int) -> list[tuple[str, object]]:
+    """Return the model / region / label lines every analysis prints first."""
+    sizes = "-".join(map(str, net.layer_sizes))
+    return [
+        ("model", f"{_model_name(net)} ({sizes})"),
+        ("region", _describe(region) if region else "all inputs"),
+        ("label", label),
+    ]
+
+
+def _engine_line(res: Any) -> tuple[str, object]:
+    why = getattr(res, "engine_reason", None)
+    return ("engine", res.engine + (f" ({why})" if why else ""))
+
+
 def _emit(result: dict[str, Any], as_json: bool, human: Callable[[], None]) -> None:
     if as_json:
         click.echo(json.dumps(result))
@@ -216,23 +238,23 @@ def count(
     out = res.to_json() | {"model": _model_name(net)}
 
     def human() -> None:
-        click.echo(f"model:       {_model_name(net)} ({'-'.join(map(str, net.layer_sizes))})")
-        click.echo(f"region:      {_describe(region)}")
-        click.echo(f"label:       {res.label}")
+        rows = _head(net, region, res.label)
         if res.status != "ok":
-            click.echo(f"result:      UNKNOWN ({res.reason})")
+            rows.append(("result", f"UNKNOWN ({res.reason})"))
         else:
             assert res.per_class is not None and res.adversarial is not None
             cells = "  ".join(f"{c}: {n}" for c, n in enumerate(res.per_class) if n)
             approx = "" if res.exact else f" (ApproxMC, eps={res.epsilon}, delta={res.delta})"
-            click.echo(f"per class:   {cells}{approx}")
-            share = res.adversarial / res.total
             verdict = "robust" if res.robust else "NOT robust"
-            click.echo(f"adversarial: {res.adversarial} of {res.total} ({share:.4%}) -> {verdict}")
-        click.echo(
-            f"engine:      {res.engine}" + (f" ({res.engine_reason})" if res.engine_reason else "")
-        )
-        click.echo(f"time:        {res.seconds:.3f} s")
+            rows += [
+                ("per class", cells + approx),
+                (
+                    "adversarial",
+                    f"{res.adversarial} of {res.total} "
+                    f"({res.adversarial / res.total:.4%}) -> {verdict}",
+                ),
+            ]
+        _show([*rows, _engine_line(res), ("time", f"{res.seconds:.3f} s")])
 
     _emit(out, as_json, human)
     if res.status != "ok":
@@ -296,13 +318,11 @@ def verify(
     out = res.to_json() | {"model": _model_name(net)}
 
     def human() -> None:
-        click.echo(f"model:  {_model_name(net)} ({'-'.join(map(str, net.layer_sizes))})")
-        click.echo(f"region: {_describe(region)}")
-        click.echo(f"label:  {res.label}")
+        rows = _head(net, region, res.label)
         if res.status != "ok":
-            click.echo(f"result: UNKNOWN ({res.reason})")
+            rows.append(("result", f"UNKNOWN ({res.reason})"))
         elif res.robust:
-            click.echo("result: ROBUST (no input of the region changes the class)")
+            rows.append(("result", "ROBUST (no input of the region changes the class)"))
         else:
             assert res.counterexample is not None
             flipped = [
@@ -310,14 +330,15 @@ def verify(
                 for i, (a, b) in enumerate(zip(res.counterexample, region.center, strict=True))
                 if a != b
             ]
-            click.echo(
-                f"result: NOT ROBUST: flipping pixels {flipped} gives class "
-                f"{res.counterexample_class} (found by {res.found_by}, re-checked by inference)"
+            rows.append(
+                (
+                    "result",
+                    f"NOT ROBUST: flipping pixels {flipped} gives class "
+                    f"{res.counterexample_class} (found by {res.found_by}, re-checked "
+                    "by inference)",
+                )
             )
-        click.echo(
-            f"engine: {res.engine}" + (f" ({res.engine_reason})" if res.engine_reason else "")
-        )
-        click.echo(f"time:   {res.seconds:.3f} s")
+        _show([*rows, _engine_line(res), ("time", f"{res.seconds:.3f} s")])
 
     _emit(out, as_json, human)
     if res.status != "ok":
@@ -367,20 +388,16 @@ def radius(
     out = res.to_json() | {"model": _model_name(net)}
 
     def human() -> None:
-        click.echo(f"model:  {_model_name(net)} ({'-'.join(map(str, net.layer_sizes))})")
-        click.echo(f"label:  {res.label}")
+        rows = _head(net, None, res.label)[::2]  # model, label
         if res.status != "ok":
-            click.echo(f"result: UNKNOWN ({res.reason})")
+            rows.append(("result", f"UNKNOWN ({res.reason})"))
         elif res.max_reached:
-            click.echo(f"radius: {res.radius} (the --max bound: no failure up to it)")
+            rows.append(("radius", f"{res.radius} (the --max bound: no failure up to it)"))
         else:
-            click.echo(f"radius: {res.radius} (a failing input at distance {res.radius + 1})")
+            rows.append(("radius", f"{res.radius} (a failing input at distance {res.radius + 1})"))
         if epsilon:
-            click.echo(f"epsilon: {epsilon}")
-        click.echo(
-            f"engine: {res.engine}" + (f" ({res.engine_reason})" if res.engine_reason else "")
-        )
-        click.echo(f"time:   {res.seconds:.3f} s")
+            rows.append(("epsilon", epsilon))
+        _show([*rows, _engine_line(res), ("time", f"{res.seconds:.3f} s")])
 
     _emit(out, as_json, human)
     if res.status != "ok":
@@ -457,19 +474,21 @@ def explain(
         out["dot"] = dot
 
     def human() -> None:
-        click.echo(f"model:  {_model_name(net)} ({'-'.join(map(str, net.layer_sizes))})")
-        click.echo(f"region: {_describe(region) if region else 'all inputs'}")
-        click.echo(f"label:  {res.label}")
+        rows = _head(net, region, res.label)
         if res.status != "ok":
-            click.echo(f"result: UNKNOWN ({res.reason})")
-        for j, e in enumerate(res.explanations):
-            click.echo(f"explanation {j + 1} ({len(e)} pixels): {e}")
+            rows.append(("result", f"UNKNOWN ({res.reason})"))
+        rows += [
+            (f"explanation {j + 1}", f"{e} ({len(e)} pixels)")
+            for j, e in enumerate(res.explanations)
+        ]
         if res.num_explanations is not None:
-            click.echo(f"PI explanations in all: {res.num_explanations}")
+            rows.append(("PI explanations in all", res.num_explanations))
         if res.essential is not None:
-            click.echo(f"essential (same value in every input of the class): {res.essential}")
-            click.echo(f"necessary (in every PI explanation): {res.necessary}")
-        click.echo(f"time:   {res.seconds:.3f} s")
+            rows += [
+                ("essential", f"{res.essential} (same value in every input of the class)"),
+                ("necessary", f"{res.necessary} (in every PI explanation)"),
+            ]
+        _show([*rows, ("time", f"{res.seconds:.3f} s")])
 
     _emit(out, as_json, human)
     if res.status != "ok":
@@ -711,17 +730,20 @@ def crosscheck(
     out = res.to_json() | {"model": _model_name(net)}
 
     def human() -> None:
-        click.echo(f"model:    {_model_name(net)} ({'-'.join(map(str, net.layer_sizes))})")
-        click.echo(f"region:   {_describe(region)}")
-        click.echo(f"formal:   {res.formal} ({res.engine}, {res.formal_seconds:.3f} s)")
-        click.echo(
-            f"observed: {res.observed} ({res.mode}, {res.samples} inputs, path "
-            f"{res.path}, {res.concrete_seconds:.3f} s)"
-        )
+        rows = _head(net, region, res.label)
+        rows += [
+            ("formal", f"{res.formal} ({res.engine}, {res.formal_seconds:.3f} s)"),
+            (
+                "observed",
+                f"{res.observed} ({res.mode}, {res.samples} inputs, path "
+                f"{res.path}, {res.concrete_seconds:.3f} s)",
+            ),
+        ]
         if res.consistent is None:
-            click.echo(f"result:   UNKNOWN ({res.reason})")
+            rows.append(("result", f"UNKNOWN ({res.reason})"))
         else:
-            click.echo(f"result:   {'consistent' if res.consistent else 'INCONSISTENT'}")
+            rows.append(("result", "consistent" if res.consistent else "INCONSISTENT"))
+        _show(rows)
 
     _emit(out, as_json, human)
     if res.consistent is None:
