@@ -7,8 +7,10 @@ exactly, with fractions).
 
 Engines: SAT (ε = 0 only): concrete samples ring by ring give an upper bound d, then one
 incremental session over B(u, d−1) asks ring after ring, switching the radius by assumption.
-Enumeration: ring by ring, each ring enumerated once and counts accumulated. BDD: ball by
-ball (verify for ε = 0, counts for ε > 0).
+Enumeration: ring by ring, each ring enumerated once and counts accumulated. BDD, ε = 0: with
+a sampled upper bound d, one compilation over B(u, d−1) whose adversarial set is conjoined
+with each ring in turn; without one, ball by ball (a compilation over all inputs would cost far
+more than stopping at the first failing ball). BDD, ε > 0: ball by ball, counts per ball.
 """
 
 from __future__ import annotations
@@ -25,12 +27,13 @@ from ..limits import Budget
 from ..model import BNN
 from ..region import Region
 from ..semantics import classify
+from .compile import compile_region
 from .count import bdd_counts
 from .engines import ENUM_SECONDS, RADIUS_ENGINES
 from .enumeration import enum_counts, enum_find, estimate_seconds
 from .results import RadiusResult
 from .sat import DEFAULT_SOLVER, SatSession
-from .verify import verify
+from .verify import counterexample, verify
 
 __all__ = ["radius"]
 
@@ -155,6 +158,10 @@ def _radius_exact(model, center, label, top, engine, budget, solver, progress):
                 if progress:
                     progress(1)
         return (hi, None) if ub is None else (hi, ub[1])
+    if engine == "bdd":
+        ub = sampled_upper_bound(model, center, label, top)
+        if ub is not None:
+            return _radius_bdd_rings(model, center, others, ub, budget, progress)
     for r in range(1, top + 1):
         region = Region.hamming(center, r)
         if engine == "enum":
@@ -174,6 +181,30 @@ def _radius_exact(model, center, label, top, engine, budget, solver, progress):
         if progress:
             progress(1)
     return top, None
+
+
+def _radius_bdd_rings(model, center, others, ub, budget, progress):
+    """BDD ring by ring, one compilation: the adversarial set over B(u, d−1), d the sampled
+    upper bound, is conjoined with each ring (exactly r flips) in turn."""
+    hi = ub[0] - 1
+    if hi == 0:
+        return 0, ub[1]
+    comp = compile_region(model, Region.hamming(center, hi), budget=budget)
+    eng = comp.engine
+    bad = eng.false
+    for c in others:
+        bad = bad | comp.class_bdd(c)
+    inner = eng.region_bdd(Region.hamming(center, 0))
+    for r in range(1, hi + 1):
+        ball = eng.region_bdd(Region.hamming(center, r))
+        hit = bad & ball & ~inner
+        if hit != eng.false:
+            return r - 1, counterexample(Region.hamming(center, r), eng.pick(hit))
+        inner = ball
+        budget.check()
+        if progress:
+            progress(1)
+    return hi, ub[1]
 
 
 def _radius_share(model, center, label, top, engine, epsilon, budget):
