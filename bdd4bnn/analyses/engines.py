@@ -1,13 +1,12 @@
 """The automatic engine choice (``--engine auto``), from measurements in benchmarks/RESULTS.md.
 
 * **count**: enumeration when its estimated time (:func:`enumeration.estimate_seconds`, a cost
-  model fitted on this machine) is at most :data:`ENUM_SECONDS`; else BDDs when input
-  propagation leaves at most :data:`BDD_UNSTABLE` unstable neurons in all (then the
-  composition is small: 784-input model, r = 2, 8 unstable: 0.5 s against 7 s enumerating);
-  else enumeration when estimated at most :data:`ENUM_SECONDS_MAX`; else BDDs with a node
+  model calibrated on this machine) is at most :data:`ENUM_SECONDS_MAX`; else BDDs with a node
   ceiling of :data:`BDD_NODE_CEILING` (unless the user set one) and, past it, approximate
-  counting (``exact: false``). In benchmarks/RESULTS.md, BDDs with 17–84 unstable neurons
-  timed out where enumeration of 10⁶ inputs took 5–7 s.
+  counting (``exact: false``). Since the incremental enumeration engine, BDDs won no measured
+  count query (benchmarks/RESULTS.md: A1–A4; 784-100-10 at r = 2, 1.0 s against 0.24 s, and
+  r = 3, over 100 s against 51 s); an earlier rule sent queries with at most 16 unstable
+  neurons to BDDs, from measurements against the first, 10× slower enumeration.
 * **verify**: concrete samples first (sound falsifier); then enumeration when it is estimated
   under :data:`ENUM_SECONDS_VERIFY`, else SAT (a region folded CNF is fast for yes/no; BDDs
   must build whole class functions).
@@ -22,13 +21,10 @@ from __future__ import annotations
 from ..model import BNN
 from ..region import Region
 from .enumeration import estimate_seconds
-from .propagate import propagate
 
-__all__ = ["choose_count", "choose_verify", "ENUM_SECONDS", "BDD_NODE_CEILING"]
+__all__ = ["choose_count", "choose_verify", "ENUM_SECONDS_MAX", "BDD_NODE_CEILING"]
 
-ENUM_SECONDS = 2.0
 ENUM_SECONDS_MAX = 120.0
-BDD_UNSTABLE = 16
 ENUM_SECONDS_VERIFY = 0.5
 BDD_NODE_CEILING = 5_000_000
 
@@ -40,19 +36,11 @@ RADIUS_ENGINES = ("auto", "bdd", "sat", "enum")  # auto runs "enum+sat" for epsi
 def choose_count(model: BNN, region: Region) -> tuple[str, str]:
     """Return (engine, reason) for an exact count."""
     est = estimate_seconds(model, region.size, region.radius)
-    if est <= ENUM_SECONDS:
-        return "enum", f"enumeration estimated at {est:.2g} s <= {ENUM_SECONDS:g} s"
-    unstable = sum(propagate(model, region).unstable)
-    if unstable <= BDD_UNSTABLE:
-        return "bdd", f"{unstable} unstable neurons <= {BDD_UNSTABLE}: small BDDs"
     if est <= ENUM_SECONDS_MAX:
-        return "enum", (
-            f"{unstable} unstable neurons; enumeration estimated at {est:.2g} s "
-            f"<= {ENUM_SECONDS_MAX:g} s"
-        )
+        return "enum", f"enumeration estimated at {est:.2g} s <= {ENUM_SECONDS_MAX:g} s"
     return "bdd", (
-        f"{unstable} unstable neurons; enumeration estimated at {est:.2g} s: BDDs, "
-        "approximate counting past the node ceiling"
+        f"enumeration estimated at {est:.2g} s: BDDs, approximate counting past "
+        f"{BDD_NODE_CEILING} nodes"
     )
 
 

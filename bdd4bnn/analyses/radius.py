@@ -29,7 +29,7 @@ from ..region import Region
 from ..semantics import classify
 from .compile import compile_region
 from .count import bdd_counts
-from .engines import ENUM_SECONDS, RADIUS_ENGINES
+from .engines import ENUM_SECONDS_MAX, RADIUS_ENGINES
 from .enumeration import enum_counts, enum_find, estimate_seconds
 from .results import RadiusResult
 from .sat import DEFAULT_SOLVER, SatSession
@@ -96,7 +96,7 @@ def radius(
             )
         else:
             est = estimate_seconds(model, Region.hamming(center, top).size)
-            engine = "enum" if est <= 5 * ENUM_SECONDS else "bdd"
+            engine = "enum" if est <= ENUM_SECONDS_MAX else "bdd"
             reason = f"epsilon > 0 needs counts; enumeration of the largest ball ~{est:.2g} s"
     if engine == "sat" and epsilon > 0:
         raise RegionError("--epsilon > 0 needs a counting engine (bdd or enum), not sat")
