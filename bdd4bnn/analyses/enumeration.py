@@ -12,6 +12,7 @@ force like every engine.
 from __future__ import annotations
 
 import itertools
+import sys
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -29,7 +30,7 @@ __all__ = ["enum_counts", "enum_find", "estimate_seconds", "macs"]
 PER_INPUT = 0.4e-6
 PER_MAC = 1.5e-11
 CELLS = 1 << 22  # gathered int16 cells per chunk (bounds memory: 8 MiB)
-TORCH_FROM = 20_000  # regions larger than this run later blocks on the int8 kernel
+TORCH_FROM = 500_000  # regions larger than this run later blocks on the int8 kernel
 
 
 def macs(model: BNN) -> int:
@@ -62,7 +63,8 @@ class _Walker:
         th = block_thresholds(b0)
         self.sign, self.bound = th.sign, th.bound
         self.net = None
-        if region.size > TORCH_FROM:  # below, importing torch costs more than it saves
+        # importing torch (about 1 s) pays off only for large regions, or once it is loaded
+        if region.size > TORCH_FROM or (region.size > 1000 and "torch" in sys.modules):
             try:
                 from ..kernels.predict import _int8_net
 
