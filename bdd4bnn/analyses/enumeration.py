@@ -55,13 +55,16 @@ class _Walker:
         self.model, self.region = model, region
         b0 = model.blocks[0]
         u = region.center.astype(np.int32)
-        self.base = b0.weight.astype(np.int32) @ u
+        th = block_thresholds(b0)
+        # Fold each neuron's sign into its dots once: neuron j fires iff sign·dot ≥ bound, so
+        # with signed dots the test is one comparison (constant neurons: dot 0 vs bound 0 / 1).
+        sign = th.sign.astype(np.int32)
+        self.base = sign * (b0.weight.astype(np.int32) @ u)
         free = np.array(region.free, dtype=np.int64)
         self.free = free
-        # delta[t] = change of the first block's dots when free pixel t flips
-        self.delta = (-2 * u[free][:, None] * b0.weight[:, free].T).astype(np.int16)
-        th = block_thresholds(b0)
-        self.sign, self.bound = th.sign, th.bound
+        # delta[t] = change of the (signed) first-block dots when free pixel t flips
+        self.delta = (-2 * u[free][:, None] * b0.weight[:, free].T * sign).astype(np.int16)
+        self.bound = th.bound
         self.net = None
         # importing torch (about 1 s) pays off only for large regions, or once it is loaded
         if region.size > TORCH_FROM or (region.size > 1000 and "torch" in sys.modules):
@@ -81,10 +84,10 @@ class _Walker:
         return self.classes_from_dots(dots)
 
     def classes_from_dots(self, dots: np.ndarray) -> np.ndarray:
-        """Return the classes for first-block dots (B, m)."""
+        """Return the classes for signed first-block dots (B, m)."""
         if self.net is not None:
-            return self.net.classes_from_first_dots(dots)
-        h = np.where(self.sign * dots >= self.bound, 1, -1).astype(np.int8)
+            return self.net.classes_from_signed_dots(dots, self.bound)
+        h = np.where(dots >= self.bound, 1, -1).astype(np.int8)
         for block in self.model.blocks[1:]:
             h = block_forward(block, h)
         return output_predict(self.model.output, h)

@@ -36,12 +36,9 @@ class Int8Net:
     def __init__(self, model: BNN) -> None:
         self.model = model
         self.layers = []  # (W′ padded (in, out) int8, bound′ int32 (out,))
-        self.first = None  # sign, bound of block 0 for ±1 dots (enumeration)
         prev = model.input_size
-        for b, block in enumerate(model.blocks):
+        for block in model.blocks:
             th = block_thresholds(block)
-            if b == 0:
-                self.first = (torch.from_numpy(th.sign), torch.from_numpy(th.bound))
             m = block.out_size
             wp = th.sign[:, None].astype(np.int64) * block.weight.astype(np.int64)
             rs = wp.sum(axis=1)
@@ -82,13 +79,14 @@ class Int8Net:
         h[:n, : x.shape[1]] = torch.from_numpy(np.ascontiguousarray(x > 0).view(np.int8))
         return self._tail(h, start, n)
 
-    def classes_from_first_dots(self, dots: np.ndarray) -> np.ndarray:
-        """Return classes given the first block's ±1 dots (B, m), thresholded in torch."""
+    def classes_from_signed_dots(self, dots: np.ndarray, bound: np.ndarray) -> np.ndarray:
+        """Return classes given the first block's signed dots (B, m): neuron j fires iff
+        ``dots[:, j] >= bound[j]`` (see :class:`bdd4bnn.analyses.enumeration._Walker`)."""
         n, m = dots.shape
-        sign, bound = self.first
-        h = torch.zeros((max(n, 17), self._width(1)), dtype=torch.int8)
+        # uninitialised is fine: padded columns meet zero weights, extra rows are dropped
+        h = torch.empty((max(n, 17), self._width(1)), dtype=torch.int8)
         d = torch.from_numpy(np.ascontiguousarray(dots, dtype=np.int32))
-        h[:n, :m] = (d * sign >= bound).view(torch.int8)
+        h[:n, :m] = (d >= torch.from_numpy(bound)).view(torch.int8)
         return self._tail(h, 1, n)
 
     def _tail(self, h: torch.Tensor, start: int, n: int) -> np.ndarray:
