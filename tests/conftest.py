@@ -64,6 +64,15 @@ def region_points(center, free, radius):
             yield x
 
 
+def make_region(center, free, radius, kind):
+    """Return the Region a strategy case describes."""
+    from bdd4bnn.region import Region
+
+    if kind == "hamming":
+        return Region.hamming(center, radius)
+    return Region.fixed(center, free, radius)
+
+
 def oracle_counts(model: BNN, center, free, radius) -> list[int]:
     counts = [0] * model.num_classes
     for x in region_points(center, free, radius):

@@ -9,13 +9,7 @@ from hypothesis import given, settings
 from bdd4bnn import Region, count, verify
 from bdd4bnn.encoders.bdd import available_backends
 
-from .conftest import bnn_and_region, oracle_classify, oracle_counts
-
-
-def make_region(center, free, radius, kind):
-    return (
-        Region.hamming(center, radius) if kind == "hamming" else Region.fixed(center, free, radius)
-    )
+from .conftest import bnn_and_region, make_region, oracle_classify, oracle_counts
 
 
 @settings(max_examples=150, deadline=None)

@@ -13,13 +13,14 @@ from bdd4bnn.analyses import count, radius, verify
 from bdd4bnn.analyses.approx import class_cnf
 from bdd4bnn.model import BNN
 
-from .conftest import bnn_and_region, bnns, oracle_classify, oracle_counts, region_points
-
-
-def make_region(center, free, radius, kind):
-    if kind == "hamming":
-        return Region.hamming(center, radius)
-    return Region.fixed(center, free, radius)
+from .conftest import (
+    bnn_and_region,
+    bnns,
+    make_region,
+    oracle_classify,
+    oracle_counts,
+    region_points,
+)
 
 
 @settings(max_examples=120, deadline=None)

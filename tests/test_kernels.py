@@ -203,14 +203,16 @@ def test_int8_exact_argmax_both_branches():
     pytest.importorskip("torch")
     from bdd4bnn.kernels.int8_torch import Int8Net
 
-    trap = BNN.build(2, [{"weight": [[1, 1]], "bias": [5.0]}],
-                     {"weight": [[1], [-1]], "bias": [0.1, 2.1]})
+    trap = BNN.build(
+        2, [{"weight": [[1, 1]], "bias": [5.0]}], {"weight": [[1], [-1]], "bias": [0.1, 2.1]}
+    )
     net = Int8Net(trap)
     assert not net.float_exact  # 1 + 0.1 and -1 + 2.1 round to the same double
     x = np.array([[1, 1], [-1, -1]] * 10, dtype=np.int8)
     assert (net.predict(x) == classify(trap, x)).all() and net.predict(x)[0] == 1
-    dyadic = BNN.build(2, [{"weight": [[1, 1]], "bias": [5.0]}],
-                       {"weight": [[1], [-1]], "bias": [0.5, 2.5]})
+    dyadic = BNN.build(
+        2, [{"weight": [[1, 1]], "bias": [5.0]}], {"weight": [[1], [-1]], "bias": [0.5, 2.5]}
+    )
     net = Int8Net(dyadic)
     assert net.float_exact
     assert (net.predict(x) == classify(dyadic, x)).all() and net.predict(x)[0] == 0  # tie
