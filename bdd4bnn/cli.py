@@ -130,6 +130,11 @@ class _Progress:
     def __call__(self, n: int) -> None:
         self.bar.update(n)
 
+    def start(self, total: int, unit: str) -> None:
+        """Resize the bar once the analysis knows its work (e.g. inputs to enumerate)."""
+        self.bar.reset(total=total)
+        self.bar.unit = unit
+
     def close(self) -> None:
         self.bar.close()
 

@@ -91,7 +91,9 @@ def count(
     try:
         try:
             if engine == "enum":
-                per_class = enum_counts(model, region, budget=budget)
+                if hasattr(progress, "start"):  # the CLI bar counts inputs here
+                    progress.start(region.size, "input")
+                per_class = enum_counts(model, region, budget=budget, progress=progress)
             elif engine == "bdd":
                 per_class = bdd_counts(model, region, budget, backend, progress)
             else:
