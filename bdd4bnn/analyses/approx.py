@@ -29,24 +29,30 @@ def available() -> bool:
     return True
 
 
-def class_cnf(model: BNN, region: Region, cls: int) -> tuple[list[list[int]], list[int]]:
-    """Return (clauses, projection) whose projected model count is the class's count."""
+def region_cnf(model: BNN, region: Region) -> tuple[list[list[int]], list[int], list[int]]:
+    """Return (clauses, projection, class selectors): the model folded over the region, the
+    fixed pixels and the radius; adding the unit clause of class c's selector makes the
+    projected model count class c's count."""
     enc = CnfEncoder(model, folded=propagate(model, region))
     clauses = list(enc.clauses)
     free = list(region.free)
-    for i in range(region.n):
-        if i not in set(free):
-            clauses.append([enc.x[i] if region.center[i] > 0 else -enc.x[i]])
+    fixed = sorted(set(range(region.n)) - set(free))
+    clauses.extend([enc.x[i] if region.center[i] > 0 else -enc.x[i]] for i in fixed)
     if region.radius < len(free):
         flips = enc.flip_literals(region.center, free)
         atmost = CardEnc.atmost(
             flips, bound=region.radius, vpool=enc.pool, encoding=EncType.kmtotalizer
         )
         clauses.extend(atmost.clauses)
-    clauses.append([enc.selectors[cls]])
     t = enc.pool.id(("occurs",))
     clauses.extend([enc.x[i], -t] for i in free)
-    return clauses, [enc.x[i] for i in free]
+    return clauses, [enc.x[i] for i in free], enc.selectors
+
+
+def class_cnf(model: BNN, region: Region, cls: int) -> tuple[list[list[int]], list[int]]:
+    """Return (clauses, projection) whose projected model count is the class's count."""
+    clauses, projection, selectors = region_cnf(model, region)
+    return [*clauses, [selectors[cls]]], projection
 
 
 def approx_counts(
@@ -60,16 +66,17 @@ def approx_counts(
     """Return ApproxMC estimates of the per-class counts over ``region``."""
     import pyapproxmc
 
-    out = []
-    for cls in range(model.num_classes):
-        clauses, projection = class_cnf(model, region, cls)
-        if not projection:  # a single input: decide it exactly
-            from ..semantics import classify
+    clauses, projection, selectors = region_cnf(model, region)
+    if not projection:  # a single input: decide it exactly
+        from ..semantics import classify
 
-            out.append(int(classify(model, region.center) == cls))
-            continue
+        label = int(classify(model, region.center))
+        return [int(c == label) for c in range(model.num_classes)]
+    out = []
+    for sel in selectors:  # a counter counts once: one per class, on the shared clauses
         counter = pyapproxmc.Counter(seed=seed, epsilon=epsilon, delta=delta)
         counter.add_clauses(clauses)
+        counter.add_clause([sel])
         cells, hashes = counter.count(projection)
         out.append(int(cells) * 2 ** int(hashes))
     return out

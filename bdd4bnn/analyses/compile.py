@@ -10,7 +10,7 @@ Cards (smallest first) and the region.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,8 +108,3 @@ def compile_region(
                 progress(1)
         known, funcs = new_known, new_funcs
     return CompiledRegion(model, region, eng, region_bdd, known, funcs, prop.unstable)
-
-
-def total_steps(model: BNN, classes: Iterable[int]) -> int:
-    """Return the number of progress steps of compiling and then building ``classes``."""
-    return sum(b.out_size for b in model.blocks) + len(list(classes))

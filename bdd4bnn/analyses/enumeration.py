@@ -75,14 +75,6 @@ class _Walker:
             except ImportError:  # pragma: no cover - without torch
                 pass
 
-    def classes(self, idx: np.ndarray) -> np.ndarray:
-        """Return the classes of the inputs with flip sets ``idx`` (B, k) (positions in free)."""
-        if idx.shape[1]:
-            dots = self.base + self.delta[idx].sum(axis=1, dtype=np.int32)
-        else:
-            dots = np.broadcast_to(self.base, (idx.shape[0], self.base.size))
-        return self.classes_from_dots(dots)
-
     def classes_from_dots(self, dots: np.ndarray) -> np.ndarray:
         """Return the classes for signed first-block dots (B, m)."""
         if self.net is not None:

@@ -62,7 +62,30 @@ class ExplainResult:
         return asdict(self)
 
 
-class _BddExplainer:
+class _Explainer:
+    """What both engines share: everything follows from ``sufficient`` over ``free``."""
+
+    free: list[int]
+
+    def sufficient(self, keep: set[int]) -> bool:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def greedy(self, order: Sequence[int]) -> list[int]:
+        """Return a PI explanation: drop pixels in ``order`` while what is kept suffices."""
+        keep = set(self.free)
+        for i in order:
+            keep.discard(i)
+            if not self.sufficient(keep):
+                keep.add(i)
+        return sorted(keep)
+
+    def necessary(self) -> list[int]:
+        """Return the pixels without which the rest is insufficient (in every PI)."""
+        full = set(self.free)
+        return [i for i in self.free if not self.sufficient(full - {i})]
+
+
+class _BddExplainer(_Explainer):
     def __init__(self, model, region, label, budget, backend="auto"):
         self.comp = compile_region(model, region, budget=budget, backend=backend)
         self.eng = self.comp.engine
@@ -106,14 +129,6 @@ class _BddExplainer:
         values = {f"s{i}": (i in keep) for i in self.free}
         return self.eng.bdd.let(values, self.suff) == self.eng.true
 
-    def greedy(self, order: Sequence[int]) -> list[int]:
-        keep = set(self.free)
-        for i in order:
-            keep.discard(i)
-            if not self.sufficient(keep):
-                keep.add(i)
-        return sorted(keep)
-
     def minimal(self):
         bdd, m = self.eng.bdd, self.suff
         for i in self.free:
@@ -143,11 +158,7 @@ class _BddExplainer:
                 return float("inf"), []
             key = int(u)
             if key not in memo:
-                reg = ~u if u.negated else u
-                lo, hi = reg.low, reg.high
-                if u.negated:
-                    lo, hi = ~lo, ~hi
-                i = int(reg.var[1:])
+                i, lo, hi = eng.cofactors(u)  # i: the selector's pixel (variable s{i})
                 c0, p0 = best(lo)
                 c1, p1 = best(hi)
                 memo[key] = (c0, p0) if c0 <= c1 + 1 else (c1 + 1, [i, *p1])
@@ -160,10 +171,6 @@ class _BddExplainer:
         assert cost != float("inf"), "the full input is always sufficient"
         return sorted(path)
 
-    def necessary(self) -> list[int]:
-        full = set(self.free)
-        return [i for i in self.free if not self.sufficient(full - {i})]
-
     def essential(self) -> list[int]:
         eng, out = self.eng, []
         for i in self.free:
@@ -173,10 +180,11 @@ class _BddExplainer:
         return out
 
 
-class _SatExplainer:
+class _SatExplainer(_Explainer):
     def __init__(self, model, region, label, solver, budget):
         self.session = SatSession(model, region, solver=solver, budget=budget)
         self.model, self.region, self.label, self.budget = model, region, label, budget
+        self.free = list(region.free)
         self.others = [c for c in range(model.num_classes) if c != label]
 
     def _left(self):
@@ -188,21 +196,9 @@ class _SatExplainer:
         sub = Region.fixed(self.region.center, free, min(self.region.radius, len(free)))
         return self.session.find(sub, self.others, timeout=self._left()) is None
 
-    def greedy(self, order: Sequence[int]) -> list[int]:
-        keep = set(self.region.free)
-        for i in order:
-            keep.discard(i)
-            if not self.sufficient(keep):
-                keep.add(i)
-        return sorted(keep)
-
-    def necessary(self) -> list[int]:
-        full = set(self.region.free)
-        return [i for i in self.region.free if not self.sufficient(full - {i})]
-
     def essential(self) -> list[int]:
         out = []
-        for i in self.region.free:
+        for i in self.free:
             x = self.session.find(self.region, [self.label], timeout=self._left(), flip=[i])
             if x is None:
                 out.append(i)

@@ -6,8 +6,11 @@ import csv
 import html
 import json
 from collections import defaultdict
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 __all__ = ["write_report"]
 
@@ -44,64 +47,60 @@ def _summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def _plots(summary: list[dict[str, Any]], out: Path) -> None:
+def _ok_values(summary: list[dict[str, Any]], analysis: str, field: str) -> list[Any]:
+    """Return ``field`` of the finished tasks of one analysis."""
+    return [
+        s[field]
+        for s in summary
+        if s["analysis"] == analysis and s["status"] == "ok" and s[field] is not None
+    ]
+
+
+@contextmanager
+def _figure(out: Path, name: str, xlabel: str, ylabel: str):
+    """Yield axes for one report plot; label, title, save and close it afterwards."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    try:
+        yield ax
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.set_title(PLOTS[name], fontsize=9)
+        fig.tight_layout()
+        fig.savefig(out / name)
+    finally:
+        plt.close(fig)
+
+
+def _plots(summary: list[dict[str, Any]], out: Path) -> None:
+    from matplotlib.ticker import MaxNLocator
 
     robust: dict[str, dict[int, list[bool]]] = defaultdict(lambda: defaultdict(list))
     for s in summary:
         hamming = s["region"].startswith("r=")
         if s["analysis"] in ("count", "verify") and s["status"] == "ok" and hamming:
             robust[s["model"]][int(s["region"][2:])].append(bool(s["robust"]))
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
-    for model, by_r in sorted(robust.items()):
-        rs = sorted(by_r)
-        ax.plot(rs, [sum(by_r[r]) / len(by_r[r]) for r in rs], marker="o", label=model)
-    from matplotlib.ticker import MaxNLocator
+    with _figure(out, "robust_vs_radius.png", "Hamming radius", "share of robust inputs") as ax:
+        for model, by_r in sorted(robust.items()):
+            rs = sorted(by_r)
+            ax.plot(rs, [sum(by_r[r]) / len(by_r[r]) for r in rs], marker="o", label=model)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylim(-0.05, 1.05)
+        if robust:
+            ax.legend(fontsize=7)
 
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("Hamming radius")
-    ax.set_ylabel("share of robust inputs")
-    ax.set_ylim(-0.05, 1.05)
-    if robust:
-        ax.legend(fontsize=7)
-    ax.set_title(PLOTS["robust_vs_radius.png"], fontsize=9)
-    fig.tight_layout()
-    fig.savefig(out / "robust_vs_radius.png")
-    plt.close(fig)
+    counts = np.array(_ok_values(summary, "count", "adversarial"), dtype=float)
+    with _figure(out, "adversarial_counts.png", "log10(adversarial inputs + 1)", "tasks") as ax:
+        ax.hist(np.log10(counts + 1), bins=20)
 
-    counts = [
-        s["adversarial"]
-        for s in summary
-        if s["analysis"] == "count" and s["status"] == "ok" and s["adversarial"] is not None
-    ]
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
-    import numpy as np
-
-    ax.hist(np.log10(np.array(counts, dtype=float) + 1), bins=20)
-    ax.set_xlabel("log10(adversarial inputs + 1)")
-    ax.set_ylabel("tasks")
-    ax.set_title(PLOTS["adversarial_counts.png"], fontsize=9)
-    fig.tight_layout()
-    fig.savefig(out / "adversarial_counts.png")
-    plt.close(fig)
-
-    radii = [
-        s["radius"]
-        for s in summary
-        if s["analysis"] == "radius" and s["status"] == "ok" and s["radius"] is not None
-    ]
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
-    if radii:
-        ax.hist(radii, bins=range(0, max(radii) + 2), align="left", rwidth=0.8)
-    ax.set_xlabel("robustness radius")
-    ax.set_ylabel("inputs")
-    ax.set_title(PLOTS["radius_histogram.png"], fontsize=9)
-    fig.tight_layout()
-    fig.savefig(out / "radius_histogram.png")
-    plt.close(fig)
+    radii = _ok_values(summary, "radius", "radius")
+    with _figure(out, "radius_histogram.png", "robustness radius", "inputs") as ax:
+        if radii:
+            ax.hist(radii, bins=range(0, max(radii) + 2), align="left", rwidth=0.8)
 
 
 def write_report(rows: list[dict[str, Any]], out: str | Path) -> dict[str, Any]:

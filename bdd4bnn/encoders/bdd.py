@@ -191,7 +191,10 @@ class BddEngine:
         return self._selectors
 
     def cofactors(self, u: Function) -> tuple[int, Function, Function]:
-        """Return (input index, low, high) of a non-constant ``u``, complement edges resolved."""
+        """Return (index, low, high) of a non-constant ``u``, complement edges resolved.
+
+        The index is the number in the top variable's name (``x{i}`` or selector ``s{i}``).
+        """
         reg = ~u if u.negated else u
         lo, hi = reg.low, reg.high
         if u.negated:

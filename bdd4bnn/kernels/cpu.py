@@ -1,4 +1,5 @@
-"""Exact integer dot products W·x on CPU: int8 GEMM, float32 BLAS, bit-packed numpy."""
+"""Exact integer dot products W·x on CPU: float32 BLAS, bit-packed numpy (the int8 path is
+the whole-network :mod:`bdd4bnn.kernels.int8_torch`)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import numpy as np
 
 from .bitpack import pack_bits
 
-__all__ = ["dots_int8", "dots_float32", "dots_packed", "have_int_mm"]
+__all__ = ["dots_float32", "dots_packed", "have_int_mm"]
 
 
 def have_int_mm() -> bool:
@@ -17,25 +18,6 @@ def have_int_mm() -> bool:
         return hasattr(torch, "_int_mm")
     except ImportError:
         return False
-
-
-def dots_int8(x: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Return x @ w.T (int32) with torch._int_mm (int8 × int8 → int32), padding as it needs.
-
-    _int_mm wants more than 16 rows and inner / output sizes that are multiples of 8; zero
-    padding leaves the dot products unchanged.
-    """
-    import torch
-
-    n, k = x.shape
-    m = w.shape[0]
-    rows = max(n, 17)
-    kp, mp = -(-k // 8) * 8, -(-m // 8) * 8
-    xa = torch.zeros((rows, kp), dtype=torch.int8)
-    xa[:n, :k] = torch.from_numpy(np.ascontiguousarray(x, dtype=np.int8))
-    wa = torch.zeros((kp, mp), dtype=torch.int8)
-    wa[:k, :m] = torch.from_numpy(np.ascontiguousarray(w.T, dtype=np.int8))
-    return torch._int_mm(xa, wa)[:n, :m].numpy()
 
 
 def dots_float32(x: np.ndarray, w: np.ndarray) -> np.ndarray:

@@ -17,7 +17,6 @@ __all__ = ["predict", "PATHS", "default_path"]
 
 PATHS = ("auto", "triton", "int8", "float32", "packed")
 _DOTS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
-    "int8": cpu.dots_int8,
     "float32": cpu.dots_float32,
     "packed": cpu.dots_packed,
 }
