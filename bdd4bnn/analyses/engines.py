@@ -1,7 +1,8 @@
 """The automatic engine choice (``--engine auto``), from measurements in benchmarks/RESULTS.md.
 
-* **count**: enumeration when its estimated time (:func:`enumeration.estimate_seconds`, a cost
-  model calibrated on this machine) is at most :data:`ENUM_SECONDS_MAX`; else BDDs with a node
+* **count**: enumeration when its estimated time (:func:`enumeration.count_seconds`, a cost
+  model calibrated on this machine; an upper bound for the subtree walk, which may prune far
+  below it) is at most :data:`ENUM_SECONDS_MAX`; else BDDs with a node
   ceiling of :data:`BDD_NODE_CEILING` (unless the user set one) and, past it, approximate
   counting (``exact: false``). Since the incremental enumeration engine, BDDs won no measured
   count query (benchmarks/RESULTS.md: A1–A4; 784-100-10 at r = 2, 1.0 s against 0.24 s, and
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 from ..model import BNN
 from ..region import Region
-from .enumeration import estimate_seconds
+from .enumeration import count_seconds, estimate_seconds
 
 __all__ = ["choose_count", "choose_verify", "ENUM_SECONDS_MAX", "BDD_NODE_CEILING"]
 
@@ -35,7 +36,7 @@ RADIUS_ENGINES = ("auto", "bdd", "sat", "enum")  # auto runs "enum+sat" for epsi
 
 def choose_count(model: BNN, region: Region) -> tuple[str, str]:
     """Return (engine, reason) for an exact count."""
-    est = estimate_seconds(model, region.size, region.radius)
+    est = count_seconds(model, region)
     if est <= ENUM_SECONDS_MAX:
         return "enum", f"enumeration estimated at {est:.2g} s <= {ENUM_SECONDS_MAX:g} s"
     return "bdd", (

@@ -22,13 +22,18 @@ from ..model import BNN
 from ..region import Region
 from ..semantics import block_forward, output_predict
 
-__all__ = ["enum_counts", "enum_find", "estimate_seconds", "macs"]
+__all__ = ["enum_counts", "enum_find", "estimate_seconds", "count_seconds", "macs"]
 
 # Fitted on this project's 2-core machine (benchmarks/RESULTS.md): seconds per input =
 # PER_INPUT + PER_MAC * (multiply-accumulates of the blocks after the first, plus the output,
 # plus radius × first-block width for the incremental first block).
 PER_INPUT = 0.4e-6
 PER_MAC = 1.5e-11
+# The subtree walk (numba) pays off past this estimated streaming time (the first use on a
+# machine also compiles it, ~10 s, then cached); measured at 50–90 ns per input and thread
+# without pruning (benchmarks/RESULTS.md), so its bound is SUBTREE_PER_INPUT per input.
+SUBTREE_FROM = 1.0
+SUBTREE_PER_INPUT = 1.2e-7
 CELLS = 1 << 22  # gathered int16 cells per chunk (bounds memory: 8 MiB)
 TORCH_FROM = 500_000  # regions larger than this run later blocks on the int8 kernel
 
@@ -181,6 +186,31 @@ def _flip_sets_of(sets) -> np.ndarray:
     return sets
 
 
+def uses_subtree(model: BNN, region: Region) -> bool:
+    """Return whether :func:`enum_counts` walks ``region`` with subtree counting."""
+    from . import subtree
+
+    return (
+        estimate_seconds(model, region.size, region.radius) > SUBTREE_FROM
+        and region.size < subtree.SIZE_MAX
+        and subtree.available()
+    )
+
+
+def count_seconds(model: BNN, region: Region) -> float:
+    """Return the estimated time of :func:`enum_counts` on ``region`` (an upper bound)."""
+    est = estimate_seconds(model, region.size, region.radius)
+    if uses_subtree(model, region):
+        return min(est, region.size * SUBTREE_PER_INPUT / _cpus())
+    return est
+
+
+def _cpus() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) or 1
+
+
 def enum_counts(
     model: BNN,
     region: Region,
@@ -188,8 +218,20 @@ def enum_counts(
     budget: Budget | None = None,
     progress: Callable[[int], None] | None = None,
     distances: Sequence[int] | None = None,
+    method: str = "auto",
 ) -> list[int]:
-    """Return exact per-class counts over ``region`` (or over its rings ``distances``)."""
+    """Return exact per-class counts over ``region`` (or over its rings ``distances``).
+
+    ``method``: "stream" (batched inference of every input), "subtree" (depth-first walk
+    counting whole subtrees, :mod:`bdd4bnn.analyses.subtree`) or "auto" (subtree when the
+    stream is estimated over :data:`SUBTREE_FROM` seconds).
+    """
+    if method not in ("auto", "stream", "subtree"):
+        raise ValueError(f"unknown enumeration method {method!r}")
+    if method == "subtree" or (method == "auto" and uses_subtree(model, region)):
+        from .subtree import subtree_counts
+
+        return subtree_counts(model, region, budget=budget, progress=progress, distances=distances)
     walker = _Walker(model, region)
     counts = np.zeros(model.num_classes, dtype=np.int64)
     if region.kind == "fixed" and 2 <= len(region.free) <= HALVES_MAX:

@@ -1,0 +1,225 @@
+"""Exact counting by depth-first enumeration that counts whole subtrees when bounds fix the class.
+
+The region's inputs are the flip sets of its free pixels, walked depth first in increasing
+index order: a node (flips F, budget b = r − |F|, next position p) roots the subtree of all
+F ∪ T, T ⊆ {p, …, s−1}, |T| ≤ b. Each node carries exact integer pre-activations, updated
+incrementally from its parent (a flip adds one column to the first block's dots; a neuron
+that changes sign adds ±2 columns to the next layer's dots).
+
+Before expanding a node, sound integer bounds decide which neurons may still change inside
+its subtree: a first-block neuron with dot d can move by at most 2·min(b, #suffix pixels that
+push it down / up); a later neuron by at most Σ 2|w| over the unstable neurons feeding it;
+the output's pairwise comparisons likewise. When the node's class c wins every comparison
+for all values of the unstable last-layer neurons, every input of the subtree is class c and
+the subtree is counted at once (Σ_i C(s − p, i)). Only unstable neurons are tracked below a
+node (stable ones keep their value in the whole subtree), so deep nodes cost O(#unstable);
+a node one flip from the radius classifies all its children in one loop vectorised over
+them, against only the classes that may beat its own.
+
+The thresholds are the engines' shared ones (:mod:`bdd4bnn.kernels.thresholds`,
+:func:`bdd4bnn.semantics.output_thresholds`). The loop is compiled with numba
+(:mod:`bdd4bnn.analyses.subtree_loop`), walks the root's child subtrees on one thread per CPU,
+and returns every :data:`SLICE` nodes so that limits and progress are honoured.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
+
+import numpy as np
+
+from ..limits import Budget
+from ..model import BNN
+from ..region import Region
+from ..semantics import output_thresholds
+
+__all__ = ["available", "subtree_counts", "SIZE_MAX"]
+
+SIZE_MAX = 1 << 62  # counts are int64 inside the compiled loop
+SLICE = 1 << 16  # nodes per compiled call (a stop request is seen between calls)
+
+
+def available() -> bool:
+    """Return whether numba (the compiler of the inner loop) is installed."""
+    try:
+        import numba  # noqa: F401
+    except ImportError:  # pragma: no cover - numba is a dependency
+        return False
+    return True
+
+
+class _Tables:
+    """The model and region as padded integer arrays for the compiled loop."""
+
+    def __init__(self, model: BNN, region: Region, distances: Sequence[int] | None) -> None:
+        from ..kernels.thresholds import block_thresholds
+
+        free = np.array(region.free, dtype=np.int64)
+        s, r = len(free), region.radius
+        widths = [b.out_size for b in model.blocks]
+        big = max(widths)
+        nl = len(widths)
+        u = region.center.astype(np.int64)
+        # layer 0: signed dots of the first block; delta[t] = change when free pixel t flips
+        b0 = model.blocks[0]
+        th = block_thresholds(b0)
+        sign = th.sign.astype(np.int64)
+        self.base = np.zeros(big, dtype=np.int64)
+        self.base[: widths[0]] = sign * (b0.weight.astype(np.int64) @ u)
+        delta = np.zeros((s, big), dtype=np.int32)
+        delta[:, : widths[0]] = -2 * u[free][:, None] * b0.weight[:, free].T * sign
+        self.delta = delta
+        # suffix counts: pixels t >= p that raise (inc) or lower (dec) each neuron's dot
+        inc = np.zeros((s + 1, big), dtype=np.int32)
+        dec = np.zeros((s + 1, big), dtype=np.int32)
+        inc[:s] = np.cumsum((delta > 0)[::-1], axis=0)[::-1]
+        dec[:s] = np.cumsum((delta < 0)[::-1], axis=0)[::-1]
+        self.inc, self.dec = inc, dec
+        # later layers: neuron k fires iff Σ_j w[l, k, j]·h_j >= bound[l, k] (h in ±1)
+        self.weights = np.zeros((nl, big, big), dtype=np.int32)
+        self.bound = np.zeros((nl, big), dtype=np.int32)
+        self.bound[0, : widths[0]] = th.bound
+        for layer, block in enumerate(model.blocks[1:], start=1):
+            t = block_thresholds(block)
+            w = t.sign[:, None].astype(np.int64) * block.weight.astype(np.int64)
+            self.weights[layer, : block.out_size, : block.in_size] = w
+            self.bound[layer, : block.out_size] = t.bound
+        self.widths = np.array(widths, dtype=np.int64)
+        c = model.num_classes
+        self.out_w = np.zeros((c, big), dtype=np.int32)
+        self.out_w[:, : widths[-1]] = model.output.weight
+        self.k = output_thresholds(model.output)
+        allowed = np.zeros(r + 1, dtype=np.bool_)
+        for d in range(r + 1) if distances is None else distances:
+            if 0 <= d <= r:
+                allowed[d] = True
+        self.allowed = allowed
+        binom = np.zeros((s + 1, r + 1), dtype=np.int64)
+        for n in range(s + 1):
+            for i in range(min(n, r) + 1):
+                binom[n, i] = math.comb(n, i)
+        self.binom = binom
+        self.s, self.r = s, r
+
+
+def _state(tab: _Tables, c: int) -> tuple:
+    """Return fresh walk state; slot 0 holds the centre, every neuron active."""
+    nl, big, s, r = len(tab.widths), tab.base.size, tab.s, tab.r
+    slots = r + 2
+    dots = np.zeros((slots, nl, big), dtype=np.int64)
+    h = np.zeros((slots, nl, big), dtype=np.int8)
+    dout = np.zeros((slots, c), dtype=np.int64)
+    act = np.zeros((slots, nl, big), dtype=np.int64)
+    nact = np.zeros((slots, nl), dtype=np.int64)
+    x = tab.base.copy()
+    dots[0, 0] = x
+    hv = (x >= tab.bound[0]).astype(np.int64)
+    h[0, 0] = hv
+    for layer in range(1, nl):
+        d = tab.weights[layer].astype(np.int64) @ (2 * hv - 1)
+        dots[0, layer] = d
+        hv = (d >= tab.bound[layer]).astype(np.int64)
+        h[0, layer] = hv
+    dout[0] = tab.out_w.astype(np.int64) @ (2 * hv - 1)
+    for layer in range(nl):
+        w = int(tab.widths[layer])
+        act[0, layer, :w] = np.arange(w)
+        nact[0, layer] = w
+    nxt = np.zeros(slots, dtype=np.int64)
+    expanded = np.zeros(slots, dtype=np.int64)
+    counts = np.zeros(c, dtype=np.int64)
+    state = np.zeros(4, dtype=np.int64)
+    scratch = np.zeros((4, nl, big), dtype=np.int64)
+    cross = np.zeros((nl, big + 1, max(s, 1)), dtype=np.int32)
+    score = np.zeros((c + 2, max(s, 1)), dtype=np.int32)
+    threats = np.zeros(c, dtype=np.int64)
+    return (dots, h, dout, act, nact, nxt, expanded, counts, state, scratch, cross, score, threats)
+
+
+def subtree_counts(
+    model: BNN,
+    region: Region,
+    *,
+    budget: Budget | None = None,
+    progress: Callable[[int], None] | None = None,
+    distances: Sequence[int] | None = None,
+    threads: int | None = None,
+    stats: dict | None = None,
+) -> list[int]:
+    """Return exact per-class counts over ``region`` (or its rings ``distances``).
+
+    The root is walked first (it may settle the whole region); then the subtrees of its
+    children, largest first, are shared among ``threads`` workers (default: the CPUs).
+    ``stats``, when given, receives "nodes": the nodes walked (leaves classified in a batch
+    by their parent not included).
+    """
+    if region.size >= SIZE_MAX:
+        raise ValueError("region too large for int64 subtree counts")
+    from .subtree_loop import walk
+
+    tab = _Tables(model, region, distances)
+    c = model.num_classes
+    net = (tab.delta, tab.inc, tab.dec, tab.weights, tab.bound, tab.out_w, tab.k)
+    net += (np.ascontiguousarray(tab.delta.T),)
+    reg = (tab.allowed, tab.binom)
+    root = _state(tab, c)
+    root[8][3] = 1  # the probe counts the root itself
+    nodes = [walk(net, reg, root, tab.r, tab.s, 0, 0, 1)]
+    totals = root[7]
+    if progress:
+        progress(int(totals.sum()))
+    if root[8][2] == 0:  # settled at the root
+        if stats is not None:
+            stats["nodes"] = 1
+        return [int(v) for v in totals]
+    tasks = iter(range(tab.s))  # the root's children: subtree sizes fall with the index
+    lock = threading.Lock()
+    stop = threading.Event()
+    found: list[np.ndarray] = []  # each worker's counts
+
+    def worker() -> None:
+        st = _state(tab, c)
+        with lock:
+            found.append(st[7])
+        # private copies: numba's reference counts on shared arrays would bounce between cores
+        own, own_reg = tuple(a.copy() for a in net), tuple(a.copy() for a in reg)
+        while not stop.is_set():
+            with lock:
+                t0 = next(tasks, None)
+            if t0 is None:
+                return
+            st[8][:] = 0
+            while not stop.is_set():
+                visited = walk(own, own_reg, st, tab.r, tab.s, t0, t0 + 1, SLICE)
+                with lock:
+                    nodes.append(visited - 1)  # each task walks its own copy of the root
+                if st[8][0] == 0:
+                    break
+
+    n = threads or len(os.sched_getaffinity(0)) or 1
+    done = first = int(totals.sum())
+    with ThreadPoolExecutor(n) as pool:
+        futures = [pool.submit(worker) for _ in range(n)]
+        try:
+            while wait(futures, timeout=0.2).not_done:
+                if progress:
+                    now = first + sum(int(f.sum()) for f in list(found))
+                    progress(now - done)
+                    done = now
+                if budget:
+                    budget.check()
+        finally:
+            stop.set()
+        for f in futures:
+            f.result()
+    for f in found:
+        totals += f
+    if progress:
+        progress(int(totals.sum()) - done)
+    if stats is not None:
+        stats["nodes"] = sum(nodes)
+    return [int(v) for v in totals]

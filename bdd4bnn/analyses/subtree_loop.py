@@ -1,0 +1,260 @@
+"""The compiled inner loop of :mod:`bdd4bnn.analyses.subtree` (numba).
+
+Separate so that importing the analysis does not import numba; see that module for the method.
+Arguments are tuples of arrays (built by :mod:`bdd4bnn.analyses.subtree`): ``net`` = (delta,
+inc, dec, weights, bound, out_w, k, delta_t), ``reg`` = (allowed, binom), ``st`` = (dots, h,
+dout, act, nact, nxt, expanded, counts, state, scratch, cross, score, threats).
+"""
+
+from __future__ import annotations
+
+import numba
+
+__all__ = ["walk"]
+
+_JIT = dict(cache=True, nogil=True, boundscheck=False)
+
+
+@numba.njit(**_JIT)
+def walk(net, reg, st, r, s, lo, hi, max_nodes):
+    """Walk up to ``max_nodes`` nodes from the saved state; return the nodes visited.
+
+    Slot q holds the node with q − 1 flips; slot 0 is a virtual parent (the centre, every
+    neuron active). Only the root's children ``lo..hi−1`` are walked (a task). ``state`` =
+    [current slot (0 when finished), started, root expanded, count the root itself].
+    """
+    nxt, expanded, state = st[5], st[6], st[8]
+    visited = 0
+    slot = state[0]
+    if state[1] == 0:
+        state[1] = 1
+        visited += 1
+        if _node(net, reg, st, r, s, -1, 1, 0, state[3] == 1):
+            slot, nxt[1], expanded[1], state[2] = 1, lo, 1, 1
+        else:
+            slot = 0
+    while slot >= 1 and visited < max_nodes:
+        if expanded[slot] == 1 and nxt[slot] < (hi if slot == 1 else s):
+            t = nxt[slot]
+            nxt[slot] = t + 1
+            visited += 1
+            if _node(net, reg, st, r, s, t, slot + 1, t + 1, True):
+                slot += 1
+                nxt[slot], expanded[slot] = t + 1, 1
+        else:
+            expanded[slot] = 0
+            slot -= 1
+    state[0] = slot
+    return visited
+
+
+@numba.njit(inline="always", **_JIT)
+def _node(net, reg, st, r, s, t, q, p, count_self):  # noqa: C901 - one node, kept in one compiled body
+    """Fill slot q (the parent's child by flip t; t < 0: the root), count; return expand.
+
+    ``count_self`` false: an expanded node does not count itself (a task's copy of the root).
+    """
+    delta, inc, dec, weights, bound, out_w, k = net[:7]
+    allowed, binom = reg
+    dots, h, dout, act, nact, counts, scratch = st[0], st[1], st[2], st[3], st[4], st[7], st[9]
+    nl = nact.shape[1]
+    c = out_w.shape[0]
+    changed, nchanged = scratch[0], scratch[1][:, 0]
+    parent = q - 1
+    depth = q - 1
+    last = nl - 1
+    # the node's exact values, for the neurons that may differ from the parent's
+    for layer in range(nl):
+        nchanged[layer] = 0
+    for a in range(nact[parent, 0]):
+        j = act[parent, 0, a]
+        d = dots[parent, 0, j]
+        if t >= 0:
+            d += delta[t, j]
+        dots[q, 0, j] = d
+        v = 1 if d >= bound[0, j] else 0
+        if v != h[parent, 0, j]:
+            changed[0, nchanged[0]] = j
+            nchanged[0] += 1
+        h[q, 0, j] = v
+    for layer in range(1, nl):
+        for a in range(nact[parent, layer]):
+            kk = act[parent, layer, a]
+            d = dots[parent, layer, kk]
+            for e in range(nchanged[layer - 1]):
+                j = changed[layer - 1, e]
+                w = weights[layer, kk, j]
+                d += 2 * w if h[q, layer - 1, j] == 1 else -2 * w
+            dots[q, layer, kk] = d
+            v = 1 if d >= bound[layer, kk] else 0
+            if v != h[parent, layer, kk]:
+                changed[layer, nchanged[layer]] = kk
+                nchanged[layer] += 1
+            h[q, layer, kk] = v
+    for cc in range(c):
+        d = dout[parent, cc]
+        for e in range(nchanged[last]):
+            j = changed[last, e]
+            w = out_w[cc, j]
+            d += 2 * w if h[q, last, j] == 1 else -2 * w
+        dout[q, cc] = d
+    win = _winner(dout[q], k)
+    b = r - depth
+    rem = s - p
+    if b <= 0 or rem <= 0:
+        if allowed[depth]:
+            counts[win] += 1
+        return False
+    # the neurons that may still change within the subtree (b more flips at positions >= p)
+    n0 = 0
+    for a in range(nact[parent, 0]):
+        j = act[parent, 0, a]
+        d = dots[q, 0, j]
+        if h[q, 0, j] == 1:
+            m = min(b, dec[p, j])
+            unstable = d - 2 * m < bound[0, j]
+        else:
+            m = min(b, inc[p, j])
+            unstable = d + 2 * m >= bound[0, j]
+        if unstable:
+            act[q, 0, n0] = j
+            n0 += 1
+    nact[q, 0] = n0
+    for layer in range(1, nl):
+        n1 = 0
+        prev = nact[q, layer - 1]
+        for a in range(nact[parent, layer]):
+            kk = act[parent, layer, a]
+            radius = 0
+            for e in range(prev):
+                radius += 2 * abs(weights[layer, kk, act[q, layer - 1, e]])
+            d = dots[q, layer, kk]
+            if h[q, layer, kk] == 1:
+                unstable = d - radius < bound[layer, kk]
+            else:
+                unstable = d + radius >= bound[layer, kk]
+            if unstable:
+                act[q, layer, n1] = kk
+                n1 += 1
+        nact[q, layer] = n1
+    fixed = _threats(st, q, win, out_w, k, True) == 0
+    if fixed:  # every input of the subtree has the node's class
+        total = 0
+        for i in range(b + 1):
+            if allowed[depth + i]:
+                total += binom[rem, i]
+        counts[win] += total
+        return False
+    if allowed[depth] and count_self:
+        counts[win] += 1
+    if b > 1:
+        return True
+    if allowed[depth + 1]:  # b = 1: the children are leaves, classified here in one loop
+        _leaves(net, st, q, p, s, win)
+    return False
+
+
+@numba.njit(inline="always", **_JIT)
+def _threats(st, q, win, out_w, k, first):
+    """List in ``st[12]`` the classes that may beat ``win`` somewhere in slot q's subtree
+    (with the last layer's unstable neurons free); return how many (at most 1 if ``first``)."""
+    act, nact, dout, threats = st[3], st[4], st[2], st[12]
+    last = nact.shape[1] - 1
+    n = 0
+    for cc in range(out_w.shape[0]):
+        if cc == win:
+            continue
+        worst = dout[q, win] - dout[q, cc]
+        for e in range(nact[q, last]):
+            j = act[q, last, e]
+            worst -= 2 * abs(out_w[win, j] - out_w[cc, j])
+        if worst < k[win, cc]:
+            threats[n] = cc
+            n += 1
+            if first:
+                break
+    return n
+
+
+@numba.njit(inline="always", **_JIT)
+def _winner(scores, k):
+    """Return the class of integer output dots: classes are totally ordered by ``k``."""
+    win = 0
+    for cc in range(1, scores.shape[0]):
+        if scores[cc] - scores[win] >= k[cc, win]:
+            win = cc
+    return win
+
+
+@numba.njit(inline="always", **_JIT)
+def _leaves(net, st, q, p, s, win):
+    """Count the children p..s−1 of slot q (one more flip each), vectorised over children.
+
+    Only the node's unstable neurons can differ from the node: row ``cross[l, a]`` is 1 at
+    the children where unstable neuron a of layer l changes. Later layers' dots, and the
+    margins of the node's class over the classes that may beat it (``st[12][:nthreat]``;
+    no other class can win in the subtree), are the node's plus the changing neurons' ±2w.
+    Rows are indexed from 0 (child p): loops from 0 keep numba's indexing vectorisable.
+    """
+    weights, bound, out_w, k, delta_t = net[3], net[4], net[5], net[6], net[7]
+    dots, h, dout, act, nact, counts = st[0], st[1], st[2], st[3], st[4], st[7]
+    cross, score, threats = st[10], st[11], st[12]
+    nl = nact.shape[1]
+    nthreat = _threats(st, q, win, out_w, k, False)
+    n = s - p
+    last = nl - 1
+    for a in range(nact[q, 0]):
+        j = act[q, 0, a]
+        d, bd, hv, drow = dots[q, 0, j], bound[0, j], h[q, 0, j], delta_t[j, p:]
+        row = cross[0, a]
+        for t in range(n):
+            row[t] = (1 if d + drow[t] >= bd else 0) != hv
+    for layer in range(1, nl):
+        prev = nact[q, layer - 1]
+        for a in range(nact[q, layer]):
+            kk = act[q, layer, a]
+            acc = score[0]  # a scratch row: the unit's dot per child
+            acc[:n] = dots[q, layer, kk]
+            for e in range(prev):
+                j = act[q, layer - 1, e]
+                w = weights[layer, kk, j]
+                w = -2 * w if h[q, layer - 1, j] == 1 else 2 * w
+                src = cross[layer - 1, e]
+                for t in range(n):
+                    acc[t] += src[t] * w
+            bd, hv = bound[layer, kk], h[q, layer, kk]
+            row = cross[layer, a]
+            for t in range(n):
+                row[t] = (1 if acc[t] >= bd else 0) != hv
+    # margin rows: score[1 + i] = s_win − s_threat(i) per child
+    for i in range(nthreat):
+        cc = threats[i]
+        row = score[1 + i]
+        row[:n] = dout[q, win] - dout[q, cc]
+        for e in range(nact[q, last]):
+            j = act[q, last, e]
+            w = out_w[win, j] - out_w[cc, j]
+            w = -2 * w if h[q, last, j] == 1 else 2 * w
+            src = cross[last, e]
+            for t in range(n):
+                row[t] += src[t] * w
+    keep = score[1 + nthreat]  # 1 while the node's class still wins
+    keep[:n] = 1
+    for i in range(nthreat):
+        row, kk = score[1 + i], k[win, threats[i]]
+        for t in range(n):
+            keep[t] &= row[t] >= kk
+    same = 0
+    for t in range(n):
+        if keep[t]:
+            same += 1
+            continue
+        # the winner among the node's class and its threats (no other class can win)
+        best, best_margin = win, 0  # margin = s_win − s_best
+        for i in range(nthreat):
+            cc = threats[i]
+            m = score[1 + i, t]  # s_win − s_cc
+            if best_margin - m >= k[cc, best]:  # s_cc − s_best
+                best, best_margin = cc, m
+        counts[best] += 1
+    counts[win] += same

@@ -1,0 +1,123 @@
+"""The subtree-counting enumeration walk against brute force and the streaming engine."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bdd4bnn import Region, load_input, load_model
+from bdd4bnn.analyses import count
+from bdd4bnn.analyses.enumeration import enum_counts, uses_subtree
+from bdd4bnn.analyses.subtree import subtree_counts
+from bdd4bnn.errors import LimitReached
+from bdd4bnn.limits import Budget
+from bdd4bnn.model import BNN
+
+from .conftest import bnn_and_region, make_region, need_shared, oracle_classify, region_points
+
+
+def _oracle_by_distance(model, center, free, r, distances=None):
+    counts = [0] * model.num_classes
+    for x in region_points(center, free, r):
+        d = int((np.asarray(x) != np.asarray(center)).sum())
+        if distances is None or d in distances:
+            counts[oracle_classify(model, x)] += 1
+    return counts
+
+
+@settings(max_examples=150, deadline=None)
+@given(bnn_and_region(max_inputs=12), st.integers(1, 2), st.data())
+def test_subtree_counts_equal_brute_force(case, threads, data):
+    model, center, free, r, kind = case
+    region = make_region(center, free, r, kind)
+    distances = None
+    if data.draw(st.booleans()):
+        distances = sorted(data.draw(st.sets(st.integers(-1, r + 1), max_size=3)))
+    want = _oracle_by_distance(model, center, free, r, distances)
+    got = subtree_counts(model, region, distances=distances, threads=threads)
+    assert got == want
+
+
+def _wide_margin_model(n: int) -> BNN:
+    """Two hidden neurons that ignore all but one input, far from their thresholds."""
+    w = np.zeros((2, n), dtype=np.int8)
+    w[0, 0] = w[1, 1] = 1
+    return BNN.build(n, [{"weight": w, "bias": [5.0, -5.0]}], {"weight": [[1, 1], [-1, -1]]})
+
+
+def test_subtree_settles_a_stable_region_at_the_root():
+    model = _wide_margin_model(30)
+    region = Region.hamming(np.ones(30, dtype=np.int8), 6)
+    stats = {}
+    got = subtree_counts(model, region, stats=stats)
+    label = oracle_classify(model, region.center)
+    assert got[label] == region.size and sum(got) == region.size
+    assert stats["nodes"] == 1  # the whole ball counted without visiting a child
+
+
+def test_subtree_prunes_below_the_root():
+    # hidden neuron 0 reads input 0 only, with margin 1: flipping input 0 changes the class
+    n = 20
+    w = np.zeros((1, n), dtype=np.int8)
+    w[0, 0] = 1
+    model = BNN.build(n, [{"weight": w}], {"weight": [[1], [-1]]})
+    region = Region.hamming(np.ones(n, dtype=np.int8), 4)
+    stats = {}
+    got = subtree_counts(model, region, stats=stats)
+    flipped = sum(1 for x in region_points(region.center, range(n), 4) if x[0] < 0)
+    assert got == [region.size - flipped, flipped]
+    assert stats["nodes"] < region.size // 10
+
+
+@pytest.mark.parametrize(
+    "name, inst, spec",
+    [
+        ("mnist_bnn_2_blk_100_50_20_10", "instance_0_100", 3),
+        ("mnist_bnn_1_blk_100_100_10", "instance_2_100", 3),
+        ("mnist_bnn_3_blk_25_25_25_20_10", "instance_0_25", 5),
+        ("mnist_bnn_1_blk_784_100_10", "instance_0_784", "fixed_set_file_random_784_15.txt"),
+    ],
+)
+def test_subtree_equals_streaming_on_bnnquanalyst(name, inst, spec):
+    model = load_model(need_shared("peers", "bnnquanalyst", "models", name))
+    u = load_input(need_shared("peers", "bnnquanalyst", "inputs", f"{inst}.txt"), model.input_size)
+    if isinstance(spec, int):
+        region = Region.hamming(u, spec)
+    else:
+        path = need_shared("peers", "bnnquanalyst", "inputs", spec)
+        region = Region.fixed(u, [int(t) for t in path.read_text().split()])
+    stream = enum_counts(model, region, method="stream")
+    assert subtree_counts(model, region, threads=2) == stream
+    assert subtree_counts(model, region, distances=[2, 3], threads=1) == enum_counts(
+        model, region, distances=[2, 3], method="stream"
+    )
+
+
+def test_subtree_progress_sums_to_the_region_and_limits_stop_it():
+    rng = np.random.default_rng(3)
+    n = 60
+    model = BNN.build(
+        n,
+        [{"weight": rng.choice([-1, 1], size=(20, n))}],
+        {"weight": rng.choice([-1, 1], size=(4, 20))},
+    )
+    region = Region.hamming(rng.choice([-1, 1], size=n).astype(np.int8), 4)
+    seen = []
+    got = subtree_counts(model, region, progress=seen.append)
+    assert sum(seen) == sum(got) == region.size
+    with pytest.raises(LimitReached):
+        subtree_counts(model, Region.hamming(region.center, 9), budget=Budget(timeout=0.3))
+    res = count(model, Region.hamming(region.center, 9), engine="enum", timeout=0.3)
+    assert res.status == "unknown" and "timeout" in res.reason
+
+
+def test_auto_method_choice():
+    model = _wide_margin_model(100)
+    u = np.ones(100, dtype=np.int8)
+    assert not uses_subtree(model, Region.hamming(u, 1))
+    assert uses_subtree(model, Region.hamming(u, 5))
+    assert not uses_subtree(model, Region.hamming(u, 50))  # counts past int64
+    with pytest.raises(ValueError):
+        enum_counts(model, Region.hamming(u, 1), method="magic")
