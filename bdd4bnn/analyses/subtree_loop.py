@@ -137,7 +137,8 @@ def _node(net, reg, st, r, s, t, q, p, count_self):  # noqa: C901 - one node, ke
                 act[q, layer, n1] = kk
                 n1 += 1
         nact[q, layer] = n1
-    fixed = _threats(st, q, win, out_w, k, True) == 0
+    nthreat = _threats(st, q, win, out_w, k, b > 1)  # all of them for the leaves (b = 1)
+    fixed = nthreat == 0
     if fixed:  # every input of the subtree has the node's class
         total = 0
         for i in range(b + 1):
@@ -150,7 +151,7 @@ def _node(net, reg, st, r, s, t, q, p, count_self):  # noqa: C901 - one node, ke
     if b > 1:
         return True
     if allowed[depth + 1]:  # b = 1: the children are leaves, classified here in one loop
-        _leaves(net, st, q, p, s, win)
+        _leaves(net, st, q, p, s, win, nthreat)
     return False
 
 
@@ -187,7 +188,7 @@ def _winner(scores, k):
 
 
 @numba.njit(inline="always", **_JIT)
-def _leaves(net, st, q, p, s, win):
+def _leaves(net, st, q, p, s, win, nthreat):
     """Count the children p..s−1 of slot q (one more flip each), vectorised over children.
 
     Only the node's unstable neurons can differ from the node: row ``cross[l, a]`` is 1 at
@@ -200,7 +201,6 @@ def _leaves(net, st, q, p, s, win):
     dots, h, dout, act, nact, counts = st[0], st[1], st[2], st[3], st[4], st[7]
     cross, score, threats = st[10], st[11], st[12]
     nl = nact.shape[1]
-    nthreat = _threats(st, q, win, out_w, k, False)
     n = s - p
     last = nl - 1
     for a in range(nact[q, 0]):
