@@ -8,6 +8,10 @@ measured here in the same run). Times are the `seconds` field, median of ``--rep
 memory is the process's peak RSS growth during the query (tracemalloc for Python objects is not
 enough: CUDD and torch allocate natively). ``--grid`` adds every BNNQuanalyst model, its first
 three instances, Hamming radii 1–5 and free sets 10/15/20/25 with ``--engine auto``.
+``--large`` times exact counts past BNNQuanalyst's reach: Hamming radii 4–6 on the two
+100-input models (streaming enumeration against the subtree walk on 1 and on every CPU),
+and growing free-pixel sets on every 784-input model (the issue's files for 20 and 25 pixels,
+then random sets drawn with the set's size as seed) until one takes over ``--timeout``.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ import numpy as np
 
 from bdd4bnn import Region, load_input, load_model
 from bdd4bnn.analyses import count, radius
+from bdd4bnn.analyses.enumeration import enum_counts
+from bdd4bnn.analyses.subtree import subtree_counts
 from bdd4bnn.semantics import classify
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,6 +65,95 @@ def naive_enum(model, region):
     return time.perf_counter() - t, counts.tolist()
 
 
+def timed_counts(model, region, method, timeout, threads=None):
+    """Return (seconds or None past the timeout, counts) of one exact enumeration."""
+    from bdd4bnn.errors import LimitReached
+    from bdd4bnn.limits import Budget
+
+    t = time.perf_counter()
+    try:
+        if method == "stream":
+            counts = enum_counts(model, region, method="stream", budget=Budget(timeout))
+        else:
+            counts = subtree_counts(model, region, budget=Budget(timeout), threads=threads)
+    except LimitReached:
+        return None, None
+    return time.perf_counter() - t, counts
+
+
+def large(timeout: float, quick: bool = False) -> None:
+    """Print the large-radius and large-free-set tables (see the module docstring)."""
+    cell = lambda t: "unknown" if t is None else f"{t:.2f}"  # noqa: E731
+    cpus = len(os.sched_getaffinity(0))
+    if quick:
+        rng = np.random.default_rng(1)
+        from bdd4bnn.model import BNN
+
+        n = 30
+        models = [
+            (
+                "quick",
+                BNN.build(
+                    n,
+                    [{"weight": rng.choice([-1, 1], (12, n))}],
+                    {"weight": rng.choice([-1, 1], (3, 12))},
+                ),
+                rng.choice([-1, 1], n),
+            )
+        ]
+        radii, free_models = (2, 3), []
+    else:
+        models = []
+        for name in ("mnist_bnn_1_blk_100_100_10", "mnist_bnn_2_blk_100_50_20_10"):
+            model = load_model(PEERS / "models" / name)
+            models.append((name, model, load_input(PEERS / "inputs" / "instance_0_100.txt", 100)))
+        radii = (4, 5, 6)
+        free_models = [f.name for f in sorted((PEERS / "models").iterdir()) if "_784_" in f.name]
+    print(
+        f"| model | radius | inputs | stream | subtree, 1 thread | subtree, {cpus} threads | "
+        "× stream | adversarial |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for name, model, u in models:
+        label = int(classify(model, u))
+        for r in radii:
+            region = Region.hamming(u, r)
+            ts, cs = timed_counts(model, region, "stream", timeout) if r < 6 else (None, None)
+            t1, c1 = timed_counts(model, region, "subtree", timeout, 1) if r < 6 else (None, None)
+            tn, cn = timed_counts(model, region, "subtree", timeout)
+            got = [c for c in (cs, c1, cn) if c is not None]
+            if any(c != got[0] for c in got):
+                sys.exit(f"{name} r={r}: engines disagree")
+            ratio = "-" if ts is None or tn is None else f"{ts / tn:.1f}"
+            adv = "-" if not got else region.size - got[0][label]
+            print(
+                f"| {name} | {r} | {region.size} | {cell(ts)} | {cell(t1)} | {cell(tn)} | "
+                f"{ratio} | {adv} |",
+                flush=True,
+            )
+    if not free_models:
+        return
+    print()
+    print("| model | free pixels | inputs | subtree seconds | adversarial |")
+    print("|---|---|---|---|---|")
+    for name in free_models:
+        model = load_model(PEERS / "models" / name)
+        u = load_input(PEERS / "inputs" / "instance_0_784.txt", 784)
+        label = int(classify(model, u))
+        for k in range(20, 41):
+            path = PEERS / "inputs" / f"fixed_set_file_random_784_{k}.txt"
+            if path.exists():
+                free = [int(t) for t in path.read_text().split()]
+            else:
+                free = np.random.default_rng(k).choice(784, k, replace=False).tolist()
+            region = Region.fixed(u, free)
+            t, cnt = timed_counts(model, region, "subtree", timeout)
+            adv = "-" if cnt is None else region.size - cnt[label]
+            print(f"| {name} | {k} | {region.size} | {cell(t)} | {adv} |", flush=True)
+            if t is None:
+                break
+
+
 def measure(fn, repeats):
     times, res = [], None
     before = peak_rss_mb()
@@ -74,7 +169,11 @@ def main() -> None:
     ap.add_argument("--grid", action="store_true")
     ap.add_argument("--timeout", type=float, default=60.0)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--large", action="store_true")
     args = ap.parse_args()
+    if args.large:
+        large(args.timeout, quick=args.quick)
+        return
     if args.quick:
         rng = np.random.default_rng(0)
         from bdd4bnn.model import BNN

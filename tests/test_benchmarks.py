@@ -10,14 +10,23 @@ import pytest
 from .conftest import ROOT
 
 
-@pytest.mark.parametrize("script", ["bench_engines.py", "bench_sat_encodings.py"])
-def test_benchmark_quick_mode_runs(script):
+@pytest.mark.parametrize(
+    "args, expect",
+    [
+        (["bench_engines.py"], "| random_16_8_3 |"),
+        (["bench_sat_encodings.py"], "| random_16_8_3 |"),
+        (["bench_kernels.py"], "| int8 |"),
+        (["bench_bnnquanalyst.py"], "| quick | radius |"),
+        (["bench_bnnquanalyst.py", "--large"], "| quick | 3 | 4526 |"),
+    ],
+)
+def test_benchmark_quick_mode_runs(args, expect):
     proc = subprocess.run(
-        [sys.executable, script, "--quick"],
+        [sys.executable, *args, "--quick"],
         cwd=ROOT / "benchmarks",
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "| random_16_8_3 |" in proc.stdout
+    assert expect in proc.stdout
