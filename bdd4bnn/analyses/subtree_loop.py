@@ -125,14 +125,21 @@ def _node(net, reg, st, r, s, t, q, p, count_self):  # noqa: C901 - one node, ke
         prev = nact[q, layer - 1]
         for a in range(nact[parent, layer]):
             kk = act[parent, layer, a]
-            radius = 0
-            for e in range(prev):
-                radius += 2 * abs(weights[layer, kk, act[q, layer - 1, e]])
+            # an unstable neuron j moves this dot by −2w (now on) or +2w (now off), and only
+            # the moves towards the threshold count
             d = dots[q, layer, kk]
-            if h[q, layer, kk] == 1:
-                unstable = d - radius < bound[layer, kk]
+            on = h[q, layer, kk] == 1
+            reach = 0
+            for e in range(prev):
+                j = act[q, layer - 1, e]
+                w = weights[layer, kk, j]
+                move = -2 * w if h[q, layer - 1, j] == 1 else 2 * w
+                if (move < 0) == on:
+                    reach += abs(move)
+            if on:
+                unstable = d - reach < bound[layer, kk]
             else:
-                unstable = d + radius >= bound[layer, kk]
+                unstable = d + reach >= bound[layer, kk]
             if unstable:
                 act[q, layer, n1] = kk
                 n1 += 1
@@ -159,7 +166,7 @@ def _node(net, reg, st, r, s, t, q, p, count_self):  # noqa: C901 - one node, ke
 def _threats(st, q, win, out_w, k, first):
     """List in ``st[12]`` the classes that may beat ``win`` somewhere in slot q's subtree
     (with the last layer's unstable neurons free); return how many (at most 1 if ``first``)."""
-    act, nact, dout, threats = st[3], st[4], st[2], st[12]
+    h, act, nact, dout, threats = st[1], st[3], st[4], st[2], st[12]
     last = nact.shape[1] - 1
     n = 0
     for cc in range(out_w.shape[0]):
@@ -168,7 +175,10 @@ def _threats(st, q, win, out_w, k, first):
         worst = dout[q, win] - dout[q, cc]
         for e in range(nact[q, last]):
             j = act[q, last, e]
-            worst -= 2 * abs(out_w[win, j] - out_w[cc, j])
+            w = out_w[win, j] - out_w[cc, j]
+            move = -2 * w if h[q, last, j] == 1 else 2 * w
+            if move < 0:
+                worst += move
         if worst < k[win, cc]:
             threats[n] = cc
             n += 1
