@@ -73,9 +73,8 @@ def _node(net, reg, st, r, s, t, q, p, count_self):  # noqa: C901 - one node, ke
             d += delta[t, j]
         dots[q, 0, j] = d
         v = 1 if d >= bound[0, j] else 0
-        if v != h[parent, 0, j]:
-            changed[0, nchanged[0]] = j
-            nchanged[0] += 1
+        changed[0, nchanged[0]] = j  # branch-free list append: kept iff the value changed
+        nchanged[0] += v != h[parent, 0, j]
         h[q, 0, j] = v
     for layer in range(1, nl):
         for a in range(nact[parent, layer]):
@@ -87,9 +86,8 @@ def _node(net, reg, st, r, s, t, q, p, count_self):  # noqa: C901 - one node, ke
                 d += 2 * w if h[q, layer - 1, j] == 1 else -2 * w
             dots[q, layer, kk] = d
             v = 1 if d >= bound[layer, kk] else 0
-            if v != h[parent, layer, kk]:
-                changed[layer, nchanged[layer]] = kk
-                nchanged[layer] += 1
+            changed[layer, nchanged[layer]] = kk
+            nchanged[layer] += v != h[parent, layer, kk]
             h[q, layer, kk] = v
     for cc in range(c):
         d = dout[parent, cc]
@@ -116,9 +114,8 @@ def _node(net, reg, st, r, s, t, q, p, count_self):  # noqa: C901 - one node, ke
         else:
             m = min(b, inc[p, j])
             unstable = d + 2 * m >= bound[0, j]
-        if unstable:
-            act[q, 0, n0] = j
-            n0 += 1
+        act[q, 0, n0] = j
+        n0 += unstable
     nact[q, 0] = n0
     for layer in range(1, nl):
         n1 = 0
@@ -140,9 +137,8 @@ def _node(net, reg, st, r, s, t, q, p, count_self):  # noqa: C901 - one node, ke
                 unstable = d - reach < bound[layer, kk]
             else:
                 unstable = d + reach >= bound[layer, kk]
-            if unstable:
-                act[q, layer, n1] = kk
-                n1 += 1
+            act[q, layer, n1] = kk
+            n1 += unstable
         nact[q, layer] = n1
     nthreat = _threats(st, q, win, out_w, k, b > 1)  # all of them for the leaves (b = 1)
     fixed = nthreat == 0
