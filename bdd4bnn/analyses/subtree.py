@@ -40,6 +40,7 @@ from ..semantics import output_thresholds
 __all__ = ["available", "subtree_counts", "SIZE_MAX"]
 
 SIZE_MAX = 1 << 62  # counts are int64 inside the compiled loop
+BATCH_ROWS = 8192  # descendants classified in one vectorised batch (two flips when they fit)
 SLICE = 1 << 16  # nodes per compiled call (a stop request is seen between calls)
 
 
@@ -134,8 +135,9 @@ def _state(tab: _Tables, c: int) -> tuple:
     counts = np.zeros(c, dtype=np.int64)
     state = np.zeros(4, dtype=np.int64)
     scratch = np.zeros((4, nl, big), dtype=np.int64)
-    cross = np.zeros((nl, big + 1, max(s, 1)), dtype=np.int32)
-    score = np.zeros((c + 2, max(s, 1)), dtype=np.int32)
+    rows = max(s, min(s + s * (s - 1) // 2, BATCH_ROWS))  # one batch of descendants
+    cross = np.zeros((nl, big + 1, rows), dtype=np.int32)
+    score = np.zeros((c + 2, rows), dtype=np.int32)
     threats = np.zeros(c, dtype=np.int64)
     return (dots, h, dout, act, nact, nxt, expanded, counts, state, scratch, cross, score, threats)
 

@@ -140,7 +140,8 @@ def _node(net, reg, st, r, s, t, q, p, count_self):  # noqa: C901 - one node, ke
             act[q, layer, n1] = kk
             n1 += unstable
         nact[q, layer] = n1
-    nthreat = _threats(st, q, win, out_w, k, b > 1)  # all of them for the leaves (b = 1)
+    two = b == 2 and rem + rem * (rem - 1) // 2 <= st[10].shape[2]
+    nthreat = _threats(st, q, win, out_w, k, b > 1 and not two)  # all, for the leaves
     fixed = nthreat == 0
     if fixed:  # every input of the subtree has the node's class
         total = 0
@@ -151,10 +152,12 @@ def _node(net, reg, st, r, s, t, q, p, count_self):  # noqa: C901 - one node, ke
         return False
     if allowed[depth] and count_self:
         counts[win] += 1
-    if b > 1:
+    if b > 1 and not two:
         return True
-    if allowed[depth + 1]:  # b = 1: the children are leaves, classified here in one loop
-        _leaves(net, st, q, p, s, win, nthreat)
+    # the descendants (b = 1: children; b = 2: children and grandchildren) in one batch
+    count2 = two and allowed[depth + 2]
+    if allowed[depth + 1] or count2:
+        _leaves(net, st, q, p, s, win, nthreat, two, allowed[depth + 1], count2)
     return False
 
 
@@ -194,20 +197,23 @@ def _winner(scores, k):
 
 
 @numba.njit(inline="always", **_JIT)
-def _leaves(net, st, q, p, s, win, nthreat):
-    """Count the children p..s−1 of slot q (one more flip each), vectorised over children.
+def _leaves(net, st, q, p, s, win, nthreat, two, count1, count2):
+    """Count the descendants of slot q one flip away (positions p..s−1; if ``count1``) and,
+    with ``two``, two flips away (if ``count2``), vectorised over them.
 
     Only the node's unstable neurons can differ from the node: row ``cross[l, a]`` is 1 at
     the children where unstable neuron a of layer l changes. Later layers' dots, and the
     margins of the node's class over the classes that may beat it (``st[12][:nthreat]``;
     no other class can win in the subtree), are the node's plus the changing neurons' ±2w.
-    Rows are indexed from 0 (child p): loops from 0 keep numba's indexing vectorisable.
+    Rows are indexed from 0: the n = s − p children, then the pairs (t1 < t2) in
+    lexicographic order; loops from 0 keep numba's indexing vectorisable.
     """
     weights, bound, out_w, k, delta_t = net[3], net[4], net[5], net[6], net[7]
     dots, h, dout, act, nact, counts = st[0], st[1], st[2], st[3], st[4], st[7]
     cross, score, threats = st[10], st[11], st[12]
     nl = nact.shape[1]
     n = s - p
+    rows = n + (n * (n - 1) // 2 if two else 0)
     last = nl - 1
     for a in range(nact[q, 0]):
         j = act[q, 0, a]
@@ -215,43 +221,51 @@ def _leaves(net, st, q, p, s, win, nthreat):
         row = cross[0, a]
         for t in range(n):
             row[t] = (1 if d + drow[t] >= bd else 0) != hv
+        if two:
+            i = n
+            for t1 in range(n - 1):
+                d1, sub, out = d + drow[t1], drow[t1 + 1 :], row[i:]
+                for u in range(n - 1 - t1):
+                    out[u] = (1 if d1 + sub[u] >= bd else 0) != hv
+                i += n - 1 - t1
     for layer in range(1, nl):
         prev = nact[q, layer - 1]
         for a in range(nact[q, layer]):
             kk = act[q, layer, a]
             acc = score[0]  # a scratch row: the unit's dot per child
-            acc[:n] = dots[q, layer, kk]
+            acc[:rows] = dots[q, layer, kk]
             for e in range(prev):
                 j = act[q, layer - 1, e]
                 w = weights[layer, kk, j]
                 w = -2 * w if h[q, layer - 1, j] == 1 else 2 * w
                 src = cross[layer - 1, e]
-                for t in range(n):
+                for t in range(rows):
                     acc[t] += src[t] * w
             bd, hv = bound[layer, kk], h[q, layer, kk]
             row = cross[layer, a]
-            for t in range(n):
+            for t in range(rows):
                 row[t] = (1 if acc[t] >= bd else 0) != hv
     # margin rows: score[1 + i] = s_win − s_threat(i) per child
     for i in range(nthreat):
         cc = threats[i]
         row = score[1 + i]
-        row[:n] = dout[q, win] - dout[q, cc]
+        row[:rows] = dout[q, win] - dout[q, cc]
         for e in range(nact[q, last]):
             j = act[q, last, e]
             w = out_w[win, j] - out_w[cc, j]
             w = -2 * w if h[q, last, j] == 1 else 2 * w
             src = cross[last, e]
-            for t in range(n):
+            for t in range(rows):
                 row[t] += src[t] * w
     keep = score[1 + nthreat]  # 1 while the node's class still wins
-    keep[:n] = 1
+    keep[:rows] = 1
     for i in range(nthreat):
         row, kk = score[1 + i], k[win, threats[i]]
-        for t in range(n):
+        for t in range(rows):
             keep[t] &= row[t] >= kk
     same = 0
-    for t in range(n):
+    lo, hi = (0 if count1 else n), (rows if count2 else n)
+    for t in range(lo, hi):
         if keep[t]:
             same += 1
             continue
