@@ -30,10 +30,10 @@ __all__ = ["enum_counts", "enum_find", "estimate_seconds", "count_seconds", "mac
 PER_INPUT = 0.4e-6
 PER_MAC = 1.5e-11
 # The subtree walk (numba) pays off past this estimated streaming time (the first use on a
-# machine also compiles it, ~10 s, then cached); measured at 50–90 ns per input and thread
+# machine also compiles it, ~10 s, then cached); measured at 40–55 ns per input and thread
 # without pruning (benchmarks/RESULTS.md), so its bound is SUBTREE_PER_INPUT per input.
 SUBTREE_FROM = 1.0
-SUBTREE_PER_INPUT = 1.2e-7
+SUBTREE_PER_INPUT = 8e-8
 CELLS = 1 << 22  # gathered int16 cells per chunk (bounds memory: 8 MiB)
 TORCH_FROM = 500_000  # regions larger than this run later blocks on the int8 kernel
 
