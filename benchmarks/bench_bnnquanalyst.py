@@ -115,6 +115,7 @@ def large(timeout: float, quick: bool = False) -> None:
     )
     print("|---|---|---|---|---|---|---|---|")
     for name, model, u in models:
+        subtree_counts(model, Region.hamming(u, 1))  # load (or compile) the walk first
         label = int(classify(model, u))
         for r in radii:
             region = Region.hamming(u, r)

@@ -27,16 +27,18 @@ def _oracle_by_distance(model, center, free, r, distances=None):
     return counts
 
 
-@settings(max_examples=150, deadline=None)
-@given(bnn_and_region(max_inputs=12), st.integers(1, 2), st.data())
-def test_subtree_counts_equal_brute_force(case, threads, data):
+@settings(max_examples=200, deadline=None)
+@given(
+    bnn_and_region(max_inputs=12), st.integers(1, 2), st.sampled_from([1, 5, 40, 8192]), st.data()
+)
+def test_subtree_counts_equal_brute_force(case, threads, batch_rows, data):
     model, center, free, r, kind = case
     region = make_region(center, free, r, kind)
     distances = None
     if data.draw(st.booleans()):
         distances = sorted(data.draw(st.sets(st.integers(-1, r + 1), max_size=3)))
     want = _oracle_by_distance(model, center, free, r, distances)
-    got = subtree_counts(model, region, distances=distances, threads=threads)
+    got = subtree_counts(model, region, distances=distances, threads=threads, batch_rows=batch_rows)
     assert got == want
 
 

@@ -40,7 +40,7 @@ from ..semantics import output_thresholds
 __all__ = ["available", "subtree_counts", "SIZE_MAX"]
 
 SIZE_MAX = 1 << 62  # counts are int64 inside the compiled loop
-BATCH_ROWS = 8192  # descendants classified in one vectorised batch (two flips when they fit)
+BATCH_ROWS = 8192  # the most descendants of a node classified in one vectorised batch
 SLICE = 1 << 16  # nodes per compiled call (a stop request is seen between calls)
 
 
@@ -107,9 +107,9 @@ class _Tables:
         self.s, self.r = s, r
 
 
-def _state(tab: _Tables, c: int) -> tuple:
+def _state(tab: _Tables, c: int, batch_rows: int) -> tuple:
     """Return fresh walk state; slot 0 holds the centre, every neuron active."""
-    nl, big, s, r = len(tab.widths), tab.base.size, tab.s, tab.r
+    nl, big, r = len(tab.widths), tab.base.size, tab.r
     slots = r + 2
     dots = np.zeros((slots, nl, big), dtype=np.int64)
     h = np.zeros((slots, nl, big), dtype=np.int8)
@@ -135,11 +135,28 @@ def _state(tab: _Tables, c: int) -> tuple:
     counts = np.zeros(c, dtype=np.int64)
     state = np.zeros(4, dtype=np.int64)
     scratch = np.zeros((4, nl, big), dtype=np.int64)
-    rows = max(s, min(s + s * (s - 1) // 2, BATCH_ROWS))  # one batch of descendants
+    # the largest batch of descendants (at most 64 MiB of crossing rows)
+    rows = max(1, min(batch_rows, (1 << 24) // (nl * (big + 1))))
     cross = np.zeros((nl, big + 1, rows), dtype=np.int32)
-    score = np.zeros((c + 2, rows), dtype=np.int32)
+    score = np.zeros((c + 3, rows), dtype=np.int32)  # the last row: a batch's dots
     threats = np.zeros(c, dtype=np.int64)
-    return (dots, h, dout, act, nact, nxt, expanded, counts, state, scratch, cross, score, threats)
+    table = np.zeros((3, rows), dtype=np.int64)  # parent row, last position, size
+    return (
+        dots,
+        h,
+        dout,
+        act,
+        nact,
+        nxt,
+        expanded,
+        counts,
+        state,
+        scratch,
+        cross,
+        score,
+        threats,
+        table,
+    )
 
 
 def subtree_counts(
@@ -151,13 +168,15 @@ def subtree_counts(
     distances: Sequence[int] | None = None,
     threads: int | None = None,
     stats: dict | None = None,
+    batch_rows: int = BATCH_ROWS,
 ) -> list[int]:
     """Return exact per-class counts over ``region`` (or its rings ``distances``).
 
     The root is walked first (it may settle the whole region); then the subtrees of its
     children, largest first, are shared among ``threads`` workers (default: the CPUs).
-    ``stats``, when given, receives "nodes": the nodes walked (leaves classified in a batch
-    by their parent not included).
+    ``stats``, when given, receives "nodes": the nodes walked (descendants classified in a
+    batch by an ancestor not included). ``batch_rows`` caps a batch (tests lower it to walk
+    small regions node by node).
     """
     if region.size >= SIZE_MAX:
         raise ValueError("region too large for int64 subtree counts")
@@ -168,7 +187,7 @@ def subtree_counts(
     net = (tab.delta, tab.inc, tab.dec, tab.weights, tab.bound, tab.out_w, tab.k)
     net += (np.ascontiguousarray(tab.delta.T),)
     reg = (tab.allowed, tab.binom)
-    root = _state(tab, c)
+    root = _state(tab, c, batch_rows)
     root[8][3] = 1  # the probe counts the root itself
     nodes = [walk(net, reg, root, tab.r, tab.s, 0, 0, 1)]
     totals = root[7]
@@ -184,7 +203,7 @@ def subtree_counts(
     found: list[np.ndarray] = []  # each worker's counts
 
     def worker() -> None:
-        st = _state(tab, c)
+        st = _state(tab, c, batch_rows)
         with lock:
             found.append(st[7])
         # private copies: numba's reference counts on shared arrays would bounce between cores

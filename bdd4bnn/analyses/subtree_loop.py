@@ -3,7 +3,8 @@
 Separate so that importing the analysis does not import numba; see that module for the method.
 Arguments are tuples of arrays (built by :mod:`bdd4bnn.analyses.subtree`): ``net`` = (delta,
 inc, dec, weights, bound, out_w, k, delta_t), ``reg`` = (allowed, binom), ``st`` = (dots, h,
-dout, act, nact, nxt, expanded, counts, state, scratch, cross, score, threats).
+dout, act, nact, nxt, expanded, counts, state, scratch, cross, score, threats,
+table).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import numba
 __all__ = ["walk"]
 
 _JIT = dict(cache=True, nogil=True, boundscheck=False)
+GENERAL_ROWS = 128  # the largest batch of three or more flips (a subset table)
 
 
 @numba.njit(**_JIT)
@@ -140,8 +142,13 @@ def _node(net, reg, st, r, s, t, q, p, count_self):  # noqa: C901 - one node, ke
             act[q, layer, n1] = kk
             n1 += unstable
         nact[q, layer] = n1
-    two = b == 2 and rem + rem * (rem - 1) // 2 <= st[10].shape[2]
-    nthreat = _threats(st, q, win, out_w, k, b > 1 and not two)  # all, for the leaves
+    # the descendants (up to bb more flips) are classified in one batch when they fit
+    bb = min(b, rem)
+    rows = 0
+    for i in range(1, bb + 1):
+        rows += binom[rem, i]
+    batch = rows <= (st[10].shape[2] if bb <= 2 else min(st[10].shape[2], GENERAL_ROWS))
+    nthreat = _threats(st, q, win, out_w, k, not batch)  # all of them for a batch
     fixed = nthreat == 0
     if fixed:  # every input of the subtree has the node's class
         total = 0
@@ -152,13 +159,27 @@ def _node(net, reg, st, r, s, t, q, p, count_self):  # noqa: C901 - one node, ke
         return False
     if allowed[depth] and count_self:
         counts[win] += 1
-    if b > 1 and not two:
+    if not batch:
         return True
-    # the descendants (b = 1: children; b = 2: children and grandchildren) in one batch
-    count2 = two and allowed[depth + 2]
-    if allowed[depth + 1] or count2:
-        _leaves(net, st, q, p, s, win, nthreat, two, allowed[depth + 1], count2)
+    _leaves(net, reg, st, q, p, s, win, nthreat, depth, bb, rows)
     return False
+
+
+@numba.njit(inline="always", **_JIT)
+def _subsets(n, bb, parent, pos, size):
+    """Fill the batch table: every subset of range(n) with 1..bb elements, each after its
+    parent (the subset without its largest element; −1: the node itself)."""
+    m = 0
+    for t in range(n):
+        parent[m], pos[m], size[m] = -1, t, 1
+        m += 1
+    i = 0
+    while i < m:
+        if size[i] < bb:
+            for t in range(pos[i] + 1, n):
+                parent[m], pos[m], size[m] = i, t, size[i] + 1
+                m += 1
+        i += 1
 
 
 @numba.njit(inline="always", **_JIT)
@@ -197,31 +218,44 @@ def _winner(scores, k):
 
 
 @numba.njit(inline="always", **_JIT)
-def _leaves(net, st, q, p, s, win, nthreat, two, count1, count2):
-    """Count the descendants of slot q one flip away (positions p..s−1; if ``count1``) and,
-    with ``two``, two flips away (if ``count2``), vectorised over them.
+def _leaves(net, reg, st, q, p, s, win, nthreat, depth, bb, rows):
+    """Count the ``rows`` descendants of slot q with 1..bb more flips, vectorised over them.
 
     Only the node's unstable neurons can differ from the node: row ``cross[l, a]`` is 1 at
-    the children where unstable neuron a of layer l changes. Later layers' dots, and the
+    the descendants where unstable neuron a of layer l changes. Later layers' dots, and the
     margins of the node's class over the classes that may beat it (``st[12][:nthreat]``;
     no other class can win in the subtree), are the node's plus the changing neurons' ±2w.
-    Rows are indexed from 0: the n = s − p children, then the pairs (t1 < t2) in
-    lexicographic order; loops from 0 keep numba's indexing vectorisable.
+    For bb <= 2 the rows are the n = s − p children, then the pairs (t1 < t2) in
+    lexicographic order, built from contiguous slices; deeper batches follow a table
+    (``st[13]``: parent row, last position, size), each row its parent's plus one flip.
     """
     weights, bound, out_w, k, delta_t = net[3], net[4], net[5], net[6], net[7]
+    allowed = reg[0]
     dots, h, dout, act, nact, counts = st[0], st[1], st[2], st[3], st[4], st[7]
-    cross, score, threats = st[10], st[11], st[12]
+    cross, score, threats, table = st[10], st[11], st[12], st[13]
     nl = nact.shape[1]
     n = s - p
-    rows = n + (n * (n - 1) // 2 if two else 0)
     last = nl - 1
+    parent, pos, size = table[0], table[1], table[2]
+    if bb <= 2:
+        for t in range(rows):
+            size[t] = 1 if t < n else 2
+    else:
+        _subsets(n, bb, parent, pos, size)
     for a in range(nact[q, 0]):
         j = act[q, 0, a]
         d, bd, hv, drow = dots[q, 0, j], bound[0, j], h[q, 0, j], delta_t[j, p:]
         row = cross[0, a]
+        if bb > 2:
+            val = score[score.shape[0] - 1]
+            for i in range(rows):
+                val[i] = (d if parent[i] < 0 else val[parent[i]]) + drow[pos[i]]
+            for i in range(rows):
+                row[i] = (1 if val[i] >= bd else 0) != hv
+            continue
         for t in range(n):
             row[t] = (1 if d + drow[t] >= bd else 0) != hv
-        if two:
+        if bb == 2:
             i = n
             for t1 in range(n - 1):
                 d1, sub, out = d + drow[t1], drow[t1 + 1 :], row[i:]
@@ -264,8 +298,9 @@ def _leaves(net, st, q, p, s, win, nthreat, two, count1, count2):
         for t in range(rows):
             keep[t] &= row[t] >= kk
     same = 0
-    lo, hi = (0 if count1 else n), (rows if count2 else n)
-    for t in range(lo, hi):
+    for t in range(rows):
+        if not allowed[depth + size[t]]:
+            continue
         if keep[t]:
             same += 1
             continue
