@@ -29,6 +29,7 @@ import numpy as np
 from bdd4bnn import Region, load_input, load_model
 from bdd4bnn.analyses import count, radius
 from bdd4bnn.analyses.enumeration import enum_counts
+from bdd4bnn.analyses.subtree import cpus as subtree_cpus
 from bdd4bnn.analyses.subtree import subtree_counts
 from bdd4bnn.semantics import classify
 
@@ -84,7 +85,7 @@ def timed_counts(model, region, method, timeout, threads=None):
 def large(timeout: float, quick: bool = False) -> None:
     """Print the large-radius and large-free-set tables (see the module docstring)."""
     cell = lambda t: "unknown" if t is None else f"{t:.2f}"  # noqa: E731
-    cpus = len(os.sched_getaffinity(0))
+    cpus = subtree_cpus()
     if quick:
         rng = np.random.default_rng(1)
         from bdd4bnn.model import BNN

@@ -121,5 +121,9 @@ def test_auto_method_choice():
     assert not uses_subtree(model, Region.hamming(u, 1))
     assert uses_subtree(model, Region.hamming(u, 5))
     assert not uses_subtree(model, Region.hamming(u, 50))  # counts past int64
+    subtree_counts(model, Region.hamming(u, 1))  # numba loaded: the walk from 10^4 inputs
+    assert uses_subtree(model, Region.hamming(u, 3)) and not uses_subtree(
+        model, Region.hamming(u, 2)
+    )
     with pytest.raises(ValueError):
         enum_counts(model, Region.hamming(u, 1), method="magic")

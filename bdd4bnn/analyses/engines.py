@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from ..model import BNN
 from ..region import Region
-from .enumeration import count_seconds, estimate_seconds
+from .enumeration import count_seconds, estimate_seconds, uses_subtree
 
 __all__ = ["choose_count", "choose_verify", "ENUM_SECONDS_MAX", "BDD_NODE_CEILING"]
 
@@ -38,7 +38,8 @@ def choose_count(model: BNN, region: Region) -> tuple[str, str]:
     """Return (engine, reason) for an exact count."""
     est = count_seconds(model, region)
     if est <= ENUM_SECONDS_MAX:
-        return "enum", f"enumeration estimated at {est:.2g} s <= {ENUM_SECONDS_MAX:g} s"
+        how = "enumeration (subtree walk)" if uses_subtree(model, region) else "enumeration"
+        return "enum", f"{how} estimated at {est:.2g} s <= {ENUM_SECONDS_MAX:g} s"
     return "bdd", (
         f"enumeration estimated at {est:.2g} s: BDDs, approximate counting past "
         f"{BDD_NODE_CEILING} nodes"

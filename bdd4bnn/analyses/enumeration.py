@@ -21,6 +21,7 @@ from ..limits import Budget
 from ..model import BNN
 from ..region import Region
 from ..semantics import block_forward, output_predict
+from . import subtree
 
 __all__ = ["enum_counts", "enum_find", "estimate_seconds", "count_seconds", "macs"]
 
@@ -29,10 +30,12 @@ __all__ = ["enum_counts", "enum_find", "estimate_seconds", "count_seconds", "mac
 # plus radius × first-block width for the incremental first block).
 PER_INPUT = 0.4e-6
 PER_MAC = 1.5e-11
-# The subtree walk (numba) pays off past this estimated streaming time (the first use on a
-# machine also compiles it, ~10 s, then cached); measured at 40–55 ns per input and thread
-# without pruning (benchmarks/RESULTS.md), so its bound is SUBTREE_PER_INPUT per input.
+# The subtree walk (numba) pays off past this estimated streaming time, or from a small size
+# once numba is loaded (loading takes about 1 s; the first use on a machine also compiles it,
+# about 10 s, then cached); measured at 40–55 ns per input and thread without pruning
+# (benchmarks/RESULTS.md), so its time is bounded by SUBTREE_PER_INPUT per input.
 SUBTREE_FROM = 1.0
+SUBTREE_LOADED_FROM = 10_000  # regions from this size use the walk once numba is loaded
 SUBTREE_PER_INPUT = 8e-8
 CELLS = 1 << 22  # gathered int16 cells per chunk (bounds memory: 8 MiB)
 TORCH_FROM = 500_000  # regions larger than this run later blocks on the int8 kernel
@@ -188,27 +191,19 @@ def _flip_sets_of(sets) -> np.ndarray:
 
 def uses_subtree(model: BNN, region: Region) -> bool:
     """Return whether :func:`enum_counts` walks ``region`` with subtree counting."""
-    from . import subtree
-
-    return (
-        estimate_seconds(model, region.size, region.radius) > SUBTREE_FROM
-        and region.size < subtree.SIZE_MAX
-        and subtree.available()
-    )
+    if region.size >= subtree.SIZE_MAX or not subtree.available():
+        return False
+    if "numba" in sys.modules and region.size >= SUBTREE_LOADED_FROM:
+        return True  # already paid for: loading numba and the cached walk takes about 1 s
+    return estimate_seconds(model, region.size, region.radius) > SUBTREE_FROM
 
 
 def count_seconds(model: BNN, region: Region) -> float:
     """Return the estimated time of :func:`enum_counts` on ``region`` (an upper bound)."""
     est = estimate_seconds(model, region.size, region.radius)
     if uses_subtree(model, region):
-        return min(est, region.size * SUBTREE_PER_INPUT / _cpus())
+        return min(est, region.size * SUBTREE_PER_INPUT / subtree.cpus())
     return est
-
-
-def _cpus() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0)) or 1
 
 
 def enum_counts(
@@ -229,9 +224,9 @@ def enum_counts(
     if method not in ("auto", "stream", "subtree"):
         raise ValueError(f"unknown enumeration method {method!r}")
     if method == "subtree" or (method == "auto" and uses_subtree(model, region)):
-        from .subtree import subtree_counts
-
-        return subtree_counts(model, region, budget=budget, progress=progress, distances=distances)
+        return subtree.subtree_counts(
+            model, region, budget=budget, progress=progress, distances=distances
+        )
     walker = _Walker(model, region)
     counts = np.zeros(model.num_classes, dtype=np.int64)
     if region.kind == "fixed" and 2 <= len(region.free) <= HALVES_MAX:

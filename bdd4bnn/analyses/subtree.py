@@ -44,6 +44,13 @@ BATCH_ROWS = 8192  # the most descendants of a node classified in one vectorised
 SLICE = 1 << 16  # nodes per compiled call (a stop request is seen between calls)
 
 
+def cpus() -> int:
+    """Return the CPUs this process may run on (the walk's default number of threads)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0)) or 1
+    return os.cpu_count() or 1
+
+
 def available() -> bool:
     """Return whether numba (the compiler of the inner loop) is installed."""
     try:
@@ -221,7 +228,7 @@ def subtree_counts(
                 if st[8][0] == 0:
                     break
 
-    n = threads or len(os.sched_getaffinity(0)) or 1
+    n = threads or cpus()
     done = first = int(totals.sum())
     with ThreadPoolExecutor(n) as pool:
         futures = [pool.submit(worker) for _ in range(n)]
