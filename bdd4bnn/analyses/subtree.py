@@ -24,6 +24,7 @@ and returns every :data:`SLICE` nodes so that limits and progress are honoured.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 import threading
@@ -52,12 +53,9 @@ def cpus() -> int:
 
 
 def available() -> bool:
-    """Return whether numba (the compiler of the inner loop) is installed."""
-    try:
-        import numba  # noqa: F401
-    except ImportError:  # pragma: no cover - numba is a dependency
-        return False
-    return True
+    """Return whether numba (the compiler of the inner loop) is installed (not importing it:
+    that takes about half a second, which small regions should not pay)."""
+    return importlib.util.find_spec("numba") is not None
 
 
 class _Tables:
