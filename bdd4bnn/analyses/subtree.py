@@ -13,8 +13,8 @@ the output's pairwise comparisons likewise. When the node's class c wins every c
 for all values of the unstable last-layer neurons, every input of the subtree is class c and
 the subtree is counted at once (Σ_i C(s − p, i)). Only unstable neurons are tracked below a
 node (stable ones keep their value in the whole subtree), so deep nodes cost O(#unstable);
-a node one flip from the radius classifies all its children in one loop vectorised over
-them, against only the classes that may beat its own.
+a node at most two flips from the radius (or with at most 128 descendants) classifies all its
+descendants in one batch vectorised over them, against only the classes that may beat its own.
 
 The thresholds are the engines' shared ones (:mod:`bdd4bnn.kernels.thresholds`,
 :func:`bdd4bnn.semantics.output_thresholds`). The loop is compiled with numba

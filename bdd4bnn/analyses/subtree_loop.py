@@ -3,8 +3,7 @@
 Separate so that importing the analysis does not import numba; see that module for the method.
 Arguments are tuples of arrays (built by :mod:`bdd4bnn.analyses.subtree`): ``net`` = (delta,
 inc, dec, weights, bound, out_w, k, delta_t), ``reg`` = (allowed, binom), ``st`` = (dots, h,
-dout, act, nact, nxt, expanded, counts, state, scratch, cross, score, threats,
-table).
+dout, act, nact, nxt, expanded, counts, state, scratch, cross, score, threats, table).
 """
 
 from __future__ import annotations
