@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from .errors import LimitReached
 
-__all__ = ["Budget"]
+__all__ = ["Budget", "call_within"]
 
 
 @dataclass
@@ -41,3 +42,43 @@ class Budget:
                 self.peak_nodes = n
             if self.max_nodes is not None and n > self.max_nodes:
                 raise LimitReached(f"node limit: {n} live BDD nodes > {self.max_nodes}")
+
+
+def call_within(budget: Budget, fn: Callable[[], Any]) -> Any:
+    """Return ``fn()``, run in a forked child killed at the budget's deadline.
+
+    For native work that checks no budget (ApproxMC): past the deadline the child is killed
+    and :class:`LimitReached` raised. Without a timeout, ``fn`` runs in this process.
+    """
+    if budget.timeout is None:
+        return fn()
+    import multiprocessing as mp
+
+    left = budget.timeout - budget.elapsed()
+    if left <= 0:
+        raise LimitReached(f"timeout: {budget.timeout:g} s exceeded")
+    ctx = mp.get_context("fork")
+    recv, send = ctx.Pipe(duplex=False)
+
+    def child() -> None:
+        try:
+            send.send((True, fn()))
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent
+            send.send((False, exc))
+
+    proc = ctx.Process(target=child, daemon=True)
+    proc.start()
+    send.close()
+    try:
+        if not recv.poll(left):
+            raise LimitReached(f"timeout: {budget.timeout:g} s exceeded")
+        ok, value = recv.recv()
+    except EOFError:
+        raise RuntimeError(f"worker process died (exit code {proc.exitcode})") from None
+    finally:
+        if proc.is_alive():
+            proc.kill()
+        proc.join()
+    if not ok:
+        raise value
+    return value

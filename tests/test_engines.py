@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import pytest
@@ -136,6 +137,21 @@ def test_approx_within_tolerance_in_most_seeds():
             hits += (x / (1 + eps) <= e <= x * (1 + eps)) if x else e == 0
     # ApproxMC promises >= 1 - delta = 0.8 per estimate; observed: 90 of 90 over seeds 1-30.
     assert hits / trials >= 0.8
+
+
+def test_approx_honours_the_timeout():
+    """ApproxMC checks no budget: it runs in a child process killed at the deadline (this
+    region takes it minutes)."""
+    rng = np.random.default_rng(5)
+    n = 120
+    model = BNN.build(
+        n, [{"weight": rng.choice([-1, 1], (40, n))}], {"weight": rng.choice([-1, 1], (4, 40))}
+    )
+    region = Region.hamming(rng.choice([-1, 1], n), 30)
+    t = time.perf_counter()
+    res = count(model, region, engine="approx", timeout=0.5)
+    assert res.status == "unknown" and "timeout" in res.reason
+    assert time.perf_counter() - t < 10
 
 
 def test_approx_counts_pixels_in_no_clause():

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from ..errors import LimitReached, RegionError
-from ..limits import Budget
+from ..limits import Budget, call_within
 from ..model import BNN
 from ..region import Region
 from ..semantics import classify
@@ -97,14 +97,14 @@ def count(
             elif engine == "bdd":
                 per_class = bdd_counts(model, region, budget, backend, progress)
             else:
-                per_class = approx_checked(model, region, epsilon, delta, seed)
+                per_class = approx_checked(model, region, epsilon, delta, seed, budget)
         except LimitReached as exc:
             fallback = reason is not None and "node limit" in exc.reason and max_nodes is None
             if not fallback:
                 raise
             engine, exact = "approx", False
             reason = f"{reason}; BDDs passed {BDD_NODE_CEILING} nodes: approximate counting"
-            per_class = approx_checked(model, region, epsilon, delta, seed)
+            per_class = approx_checked(model, region, epsilon, delta, seed, budget)
     except LimitReached as exc:
         return CountResult(
             status="unknown",
@@ -134,10 +134,15 @@ def count(
     )
 
 
-def approx_checked(model: BNN, region: Region, epsilon: float, delta: float, seed: int):
-    """Run ApproxMC, with a clear error when it is not installed."""
+def approx_checked(
+    model: BNN, region: Region, epsilon: float, delta: float, seed: int, budget: Budget
+):
+    """Run ApproxMC within the budget's time, with a clear error when it is not installed."""
     if not approx.available():
         raise RegionError("the approximate engine needs pyapproxmc: pip install 'bdd4bnn[approx]'")
     if not (0 < epsilon and 0 < delta < 1):
         raise RegionError(f"epsilon must be > 0 and delta in (0, 1), got {epsilon}, {delta}")
-    return approx.approx_counts(model, region, epsilon=epsilon, delta=delta, seed=seed)
+    return call_within(
+        budget,
+        lambda: approx.approx_counts(model, region, epsilon=epsilon, delta=delta, seed=seed),
+    )
