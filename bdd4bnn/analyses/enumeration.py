@@ -58,21 +58,18 @@ class _Walker:
     """A model prepared to classify flip sets of one region."""
 
     def __init__(self, model: BNN, region: Region) -> None:
-        from ..kernels.thresholds import block_thresholds
+        from ..kernels.thresholds import signed_flips
 
         self.model, self.region = model, region
-        b0 = model.blocks[0]
-        u = region.center.astype(np.int32)
-        th = block_thresholds(b0)
-        # Fold each neuron's sign into its dots once: neuron j fires iff sign·dot ≥ bound, so
-        # with signed dots the test is one comparison (constant neurons: dot 0 vs bound 0 / 1).
-        sign = th.sign.astype(np.int32)
-        self.base = sign * (b0.weight.astype(np.int32) @ u)
         free = np.array(region.free, dtype=np.int64)
         self.free = free
-        # delta[t] = change of the (signed) first-block dots when free pixel t flips
-        self.delta = (-2 * u[free][:, None] * b0.weight[:, free].T * sign).astype(np.int16)
-        self.bound = th.bound
+        # Each neuron's sign is folded into its dots once: neuron j fires iff signed dot ≥
+        # bound, one comparison (constant neurons: dot 0 vs bound 0 / 1); delta[t] = change of
+        # the signed dots when free pixel t flips.
+        base, delta, bound = signed_flips(model.blocks[0], region.center, free)
+        self.base = base.astype(np.int32)
+        self.delta = delta.astype(np.int16)
+        self.bound = bound.astype(np.int32)
         self.net = None
         # importing torch (about 1 s) pays off only for large regions, or once it is loaded
         if region.size > TORCH_FROM or (region.size > 1000 and "torch" in sys.modules):

@@ -62,22 +62,19 @@ class _Tables:
     """The model and region as padded integer arrays for the compiled loop."""
 
     def __init__(self, model: BNN, region: Region, distances: Sequence[int] | None) -> None:
-        from ..kernels.thresholds import block_thresholds
+        from ..kernels.thresholds import block_thresholds, signed_flips
 
         free = np.array(region.free, dtype=np.int64)
         s, r = len(free), region.radius
         widths = [b.out_size for b in model.blocks]
         big = max(widths)
         nl = len(widths)
-        u = region.center.astype(np.int64)
         # layer 0: signed dots of the first block; delta[t] = change when free pixel t flips
-        b0 = model.blocks[0]
-        th = block_thresholds(b0)
-        sign = th.sign.astype(np.int64)
+        base0, delta0, bound0 = signed_flips(model.blocks[0], region.center, free)
         self.base = np.zeros(big, dtype=np.int64)
-        self.base[: widths[0]] = sign * (b0.weight.astype(np.int64) @ u)
+        self.base[: widths[0]] = base0
         delta = np.zeros((s, big), dtype=np.int32)
-        delta[:, : widths[0]] = -2 * u[free][:, None] * b0.weight[:, free].T * sign
+        delta[:, : widths[0]] = delta0
         self.delta = delta
         # suffix counts: pixels t >= p that raise (inc) or lower (dec) each neuron's dot
         inc = np.zeros((s + 1, big), dtype=np.int32)
@@ -88,11 +85,10 @@ class _Tables:
         # later layers: neuron k fires iff Σ_j w[l, k, j]·h_j >= bound[l, k] (h in ±1)
         self.weights = np.zeros((nl, big, big), dtype=np.int32)
         self.bound = np.zeros((nl, big), dtype=np.int32)
-        self.bound[0, : widths[0]] = th.bound
+        self.bound[0, : widths[0]] = bound0
         for layer, block in enumerate(model.blocks[1:], start=1):
             t = block_thresholds(block)
-            w = t.sign[:, None].astype(np.int64) * block.weight.astype(np.int64)
-            self.weights[layer, : block.out_size, : block.in_size] = w
+            self.weights[layer, : block.out_size, : block.in_size] = t.fold(block.weight)
             self.bound[layer, : block.out_size] = t.bound
         self.widths = np.array(widths, dtype=np.int64)
         c = model.num_classes
@@ -139,7 +135,7 @@ def _state(tab: _Tables, c: int, batch_rows: int) -> tuple:
     expanded = np.zeros(slots, dtype=np.int64)
     counts = np.zeros(c, dtype=np.int64)
     state = np.zeros(4, dtype=np.int64)
-    scratch = np.zeros((4, nl, big), dtype=np.int64)
+    scratch = np.zeros((2, nl, big), dtype=np.int64)  # a node's changed neurons, their count
     # the largest batch of descendants (at most 64 MiB of crossing rows)
     rows = max(1, min(batch_rows, (1 << 24) // (nl * (big + 1))))
     cross = np.zeros((nl, big + 1, rows), dtype=np.int32)
@@ -219,10 +215,12 @@ def subtree_counts(
             if t0 is None:
                 return
             st[8][:] = 0
+            root_again = 1  # a task's first slice walks its own copy of the root
             while not stop.is_set():
                 visited = walk(own, own_reg, st, tab.r, tab.s, t0, t0 + 1, SLICE)
                 with lock:
-                    nodes.append(visited - 1)  # each task walks its own copy of the root
+                    nodes.append(visited - root_again)
+                root_again = 0
                 if st[8][0] == 0:
                     break
 

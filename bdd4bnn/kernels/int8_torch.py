@@ -40,7 +40,7 @@ class Int8Net:
         for block in model.blocks:
             th = block_thresholds(block)
             m = block.out_size
-            wp = th.sign[:, None].astype(np.int64) * block.weight.astype(np.int64)
+            wp = th.fold(block.weight)
             rs = wp.sum(axis=1)
             bound = -((-(th.bound.astype(np.int64) + rs)) // 2)
             bound[th.sign == 0] = th.bound[th.sign == 0]  # 0 >= 0 (+1) or 0 >= 1 (−1)

@@ -16,13 +16,18 @@ import numpy as np
 from ..encoders.constraints import neuron_constraint
 from ..model import Block
 
-__all__ = ["BlockThresholds", "block_thresholds"]
+__all__ = ["BlockThresholds", "block_thresholds", "signed_flips"]
 
 
 @dataclass(frozen=True)
 class BlockThresholds:
     sign: np.ndarray  # int32, in {-1, 0, +1}
     bound: np.ndarray  # int32
+
+    def fold(self, weight: np.ndarray) -> np.ndarray:
+        """Return W′ = sign·W (int64): neuron j fires iff ``W′[j]·x >= bound[j]`` (constant
+        neurons get a zero row)."""
+        return self.sign[:, None].astype(np.int64) * np.asarray(weight, dtype=np.int64)
 
     def apply(self, dots: np.ndarray) -> np.ndarray:
         """Return ±1 int8 outputs from integer dots (N, out)."""
@@ -44,3 +49,19 @@ def block_thresholds(block: Block) -> BlockThresholds:
         sign[j] = 1 if agrees else -1
         bound[j] = 2 * card.k - m
     return BlockThresholds(sign, bound)
+
+
+def signed_flips(
+    block: Block, center: np.ndarray, free: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return (base, delta, bound) for flipping pixels of ``center`` in the first block.
+
+    ``base`` = W′·u, the signed dots at the centre; ``delta[t]`` = their change when free
+    pixel ``free[t]`` flips (−2·u_i·W′[:, i]); neuron j fires iff its signed dot >= bound[j]
+    (int64 arrays; W′ = sign·W as in :meth:`BlockThresholds.fold`).
+    """
+    th = block_thresholds(block)
+    w = th.fold(block.weight)
+    u = np.asarray(center, dtype=np.int64)
+    free = np.asarray(free, dtype=np.int64)
+    return w @ u, -2 * u[free][:, None] * w[:, free].T, th.bound.astype(np.int64)
