@@ -73,10 +73,13 @@ def make_region(center, free, radius, kind):
     return Region.fixed(center, free, radius)
 
 
-def oracle_counts(model: BNN, center, free, radius) -> list[int]:
+def oracle_counts(model: BNN, center, free, radius, distances=None) -> list[int]:
+    """Per-class counts by brute force (only inputs at ``distances`` from the centre, if
+    given)."""
     counts = [0] * model.num_classes
     for x in region_points(center, free, radius):
-        counts[oracle_classify(model, x)] += 1
+        if distances is None or sum(a != b for a, b in zip(x, center, strict=True)) in distances:
+            counts[oracle_classify(model, x)] += 1
     return counts
 
 

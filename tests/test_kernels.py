@@ -75,17 +75,21 @@ print("ok")
 """
 
 
-@pytest.mark.skipif(not have_triton(), reason="triton not installed")
-def test_triton_kernel_under_the_interpreter():
-    env = dict(os.environ, TRITON_INTERPRET="1", TRITON_DEFAULT_FP_FUSION="1")
-    proc = subprocess.run(
-        [sys.executable, "-c", TRITON_CHECK],
-        env=env,
+def _python(code: str, **env: str) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter (Triton reads its settings at import)."""
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env=dict(os.environ, TRITON_DEFAULT_FP_FUSION="1", **env),
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=600,
     )
+
+
+@pytest.mark.skipif(not have_triton(), reason="triton not installed")
+def test_triton_kernel_under_the_interpreter():
+    proc = _python(TRITON_CHECK, TRITON_INTERPRET="1")
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
 
 
@@ -105,15 +109,7 @@ print("popc.b64" in ptx)
 
 @pytest.mark.skipif(not have_triton(), reason="triton not installed")
 def test_kernel_compiles_to_native_popc_for_sm90():
-    env = dict(os.environ, TRITON_DEFAULT_FP_FUSION="1")
-    proc = subprocess.run(
-        [sys.executable, "-c", PTX_CHECK],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    proc = _python(PTX_CHECK)
     if proc.returncode != 0:
         pytest.skip(f"triton cannot compile for sm_90 here: {proc.stderr.strip()[-300:]}")
     assert proc.stdout.strip() == "True"  # the SWAR popcount became the hardware popc

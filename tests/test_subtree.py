@@ -15,16 +15,14 @@ from bdd4bnn.errors import LimitReached
 from bdd4bnn.limits import Budget
 from bdd4bnn.model import BNN
 
-from .conftest import bnn_and_region, make_region, need_shared, oracle_classify, region_points
-
-
-def _oracle_by_distance(model, center, free, r, distances=None):
-    counts = [0] * model.num_classes
-    for x in region_points(center, free, r):
-        d = int((np.asarray(x) != np.asarray(center)).sum())
-        if distances is None or d in distances:
-            counts[oracle_classify(model, x)] += 1
-    return counts
+from .conftest import (
+    bnn_and_region,
+    make_region,
+    need_shared,
+    oracle_classify,
+    oracle_counts,
+    region_points,
+)
 
 
 @settings(max_examples=200, deadline=None)
@@ -37,7 +35,7 @@ def test_subtree_counts_equal_brute_force(case, threads, batch_rows, data):
     distances = None
     if data.draw(st.booleans()):
         distances = sorted(data.draw(st.sets(st.integers(-1, r + 1), max_size=3)))
-    want = _oracle_by_distance(model, center, free, r, distances)
+    want = oracle_counts(model, center, free, r, distances)
     got = subtree_counts(model, region, distances=distances, threads=threads, batch_rows=batch_rows)
     assert got == want
 
