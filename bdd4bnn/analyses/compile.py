@@ -1,8 +1,16 @@
 """Compile a model over a region into one BDD per output class (BDD4BNN, CAV 2021).
 
-Block by block, each neuron becomes a Card over the previous layer; neurons whose value is
-fixed on the region (by the literal-count range) become constants and are folded into the next
-block's thresholds (input propagation); the rest become BDDs over the input pixels, by the
+Two constructions build the same (canonical) BDDs; ``method="auto"`` tries the first and falls
+back to the second:
+
+* **top-down** (:mod:`bdd4bnn.encoders.topdown`): Shannon expansion of the free pixels in the
+  BDD's variable order, where three-valued bounds on the neurons decide whole subtrees; gives up
+  past :data:`~bdd4bnn.encoders.topdown.TREE_NODES_MAX` undecided nodes.
+* **bottom-up** (``"compose"``), described below.
+
+Bottom-up, block by block, each neuron becomes a Card over the previous layer; neurons whose value
+is fixed on the region (by the literal-count range) become constants and are folded into the
+next block's thresholds (input propagation); the rest become BDDs over the input pixels, by the
 region-aware grid for the first block and by functional composition (``ite`` on the grid) for
 later ones. Identical constraints are built once. Each class is the conjunction of its output
 Cards (smallest first) and the region.
@@ -16,29 +24,40 @@ from typing import Any
 
 import numpy as np
 
+from .. import jit
+from ..encoders import topdown
 from ..encoders.bdd import BddEngine
 from ..encoders.constraints import Card, class_constraints
+from ..errors import LimitReached
 from ..limits import Budget
 from ..model import BNN
 from ..region import Region
 from .propagate import propagate
 
-__all__ = ["CompiledRegion", "compile_region"]
+__all__ = ["CompiledRegion", "compile_region", "METHODS"]
+
+METHODS = ("auto", "topdown", "compose")
 
 Progress = Callable[[int], None]
 
 
 @dataclass
 class CompiledRegion:
-    """The hidden layers of a model over a region, ready for per-class BDDs."""
+    """A model over a region, ready for per-class BDDs.
+
+    Top-down, every class BDD is built at once (``classes``); bottom-up, the last hidden
+    layer's BDDs are kept and each class is conjoined from them on request.
+    """
 
     model: BNN
     region: Region
     engine: BddEngine
     region_bdd: Any
-    last_known: np.ndarray  # ±1 for constant neurons of the last hidden layer, 0 otherwise
-    last_funcs: list[Any]  # BDD per neuron of the last hidden layer (constants included)
+    method: str  # "topdown" or "compose"
+    last_known: np.ndarray | None = None  # compose: ±1 for constant last-layer neurons, else 0
+    last_funcs: list[Any] | None = None  # compose: BDD per neuron of the last hidden layer
     unstable: list[int] = field(default_factory=list)  # unstable neurons per block
+    tree_nodes: int | None = None  # top-down: undecided nodes expanded (None: not tried)
     _cache: dict[int, Any] = field(default_factory=dict)
 
     def class_bdd(self, cls: int) -> Any:
@@ -46,6 +65,7 @@ class CompiledRegion:
         if cls in self._cache:
             return self._cache[cls]
         eng = self.engine
+        assert self.last_known is not None and self.last_funcs is not None
         cards = [c.fold(self.last_known) for c in class_constraints(self.model.output, cls)]
         u = eng.true
         if any(c.is_false for c in cards):
@@ -75,11 +95,50 @@ def compile_region(
     budget: Budget | None = None,
     backend: str = "auto",
     progress: Progress | None = None,
+    method: str = "auto",
+    tree_nodes_max: int = topdown.TREE_NODES_MAX,
 ) -> CompiledRegion:
-    """Compile the hidden layers of ``model`` over ``region`` (see the module docstring)."""
+    """Compile ``model`` over ``region`` (see the module docstring).
+
+    ``method``: "topdown", "compose" or "auto" (top-down when numba is installed, bottom-up
+    past ``tree_nodes_max`` undecided nodes). ``progress`` is called with neurons done.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown compilation method {method!r}; choose from {METHODS}")
     prop = propagate(model, region)
     eng = BddEngine(model.input_size, backend=backend, budget=budget)
     region_bdd = eng.region_bdd(region)
+    tried = None
+    if method == "topdown" or (method == "auto" and jit.available()):
+        stats: dict[str, int] = {}
+        classes = topdown.compile_classes(
+            prop.blocks,
+            prop.classes,
+            prop.known[0],
+            region,
+            eng,
+            eng.budget,
+            cap=tree_nodes_max,
+            stats=stats,
+        )
+        tried = stats["tree_nodes"]
+        if classes is not None:
+            if progress:
+                progress(sum(len(b) for b in prop.blocks))
+            return CompiledRegion(
+                model,
+                region,
+                eng,
+                region_bdd,
+                "topdown",
+                unstable=prop.unstable,
+                tree_nodes=tried,
+                _cache=classes,
+            )
+        if method == "topdown":
+            raise LimitReached(
+                f"node limit: top-down compilation passed {tree_nodes_max} undecided nodes"
+            )
     known = prop.inputs_known
     funcs: list[Any] = [
         eng.var(i) if known[i] == 0 else (eng.true if known[i] > 0 else eng.false)
@@ -107,4 +166,6 @@ def compile_region(
             if progress:
                 progress(1)
         known, funcs = new_known, new_funcs
-    return CompiledRegion(model, region, eng, region_bdd, known, funcs, prop.unstable)
+    return CompiledRegion(
+        model, region, eng, region_bdd, "compose", known, funcs, prop.unstable, tried
+    )

@@ -24,7 +24,6 @@ and returns every :data:`SLICE` nodes so that limits and progress are honoured.
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import os
 import threading
@@ -33,6 +32,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 
+from ..jit import available
 from ..limits import Budget
 from ..model import BNN
 from ..region import Region
@@ -50,12 +50,6 @@ def cpus() -> int:
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0)) or 1
     return os.cpu_count() or 1
-
-
-def available() -> bool:
-    """Return whether numba (the compiler of the inner loop) is installed (not importing it:
-    that takes about half a second, which small regions should not pay)."""
-    return importlib.util.find_spec("numba") is not None
 
 
 class _Tables:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import numba
 
+from ..jit import OPTIONS as _JIT
+
 __all__ = ["walk"]
 
-_JIT = dict(cache=True, nogil=True, boundscheck=False)
 GENERAL_ROWS = 128  # the largest batch of three or more flips (a subset table)
 
 

@@ -1,0 +1,231 @@
+"""Top-down compilation: the whole network over a region into one BDD per class, by Shannon
+expansion of the region's free pixels guided by three-valued bounds on the neurons.
+
+The bottom-up construction (:mod:`bdd4bnn.analyses.compile`) builds each neuron as a BDD and
+composes the blocks; its intermediate functions (a Card's grid over the previous block's BDDs)
+are far larger than the class BDDs it ends with. This construction goes the other way, in the
+BDD's own variable order. A node at level d has decided the free pixels before ``free[d]``
+(those after it still at the centre's values), may flip b more, and carries, for each unstable
+first-block neuron, the number of its literals true at that input. Sound bounds then give
+every neuron a value in {−1, +1, unknown} for all inputs below the node:
+
+* a first-block neuron's count moves by at most min(b, its literals below d true at the centre)
+  down and min(b, those false) up;
+* a later Card is true when its literals known true reach k, false when those plus the
+  unknown ones cannot; a class is possible unless one of its Cards is false, sure when all are
+  true.
+
+When the bounds leave one class possible, every input of the node's subtree has that class: the
+node becomes that class on "at most b flips among ``free[d:]``" and false for the others. Else
+both children (pixel kept, pixel flipped) are expanded. The tree of undecided nodes is built by
+a compiled loop (:mod:`bdd4bnn.encoders.topdown_loop`: explicit stack, run in slices so that
+limits are honoured) and then turned into BDD nodes bottom-up with ``ite``, in which equal
+subfunctions merge in the manager's unique table: the results are the canonical BDDs of
+"input in the region and classified c", the same functions the bottom-up construction builds.
+
+The tree can be as large as the region where the bounds decide little; :func:`compile_classes`
+gives up past ``cap`` undecided nodes (the caller then composes bottom-up).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import numpy as np
+
+from ..limits import Budget
+from ..region import Region
+from .bdd import BddEngine
+from .constraints import Card
+
+__all__ = ["compile_classes", "tables", "TREE_NODES_MAX", "SLICE"]
+
+Function = Any
+TREE_NODES_MAX = 1_000_000  # undecided nodes before giving up (callers then compose bottom-up)
+SLICE = 1 << 15  # nodes per compiled call (limits are checked between calls)
+
+
+def tables(
+    blocks: list[list[Card]], classes: list[list[Card]], known0: np.ndarray, region: Region
+) -> tuple[tuple, np.ndarray, np.ndarray]:
+    """Return the compiled loop's tables, the first-block counts at the centre and the
+    neurons' starting values (the first block's constants).
+
+    ``blocks`` are the folded Cards per block (first block over pixels, constants as
+    ``Card.const``), ``classes`` the folded output Cards per class, ``known0`` the first
+    block's constants (±1, 0 when unstable): :class:`bdd4bnn.analyses.propagate.Propagation`.
+    """
+    free = region.free
+    where = {p: q for q, p in enumerate(free)}
+    unstable = [j for j, c in enumerate(blocks[0]) if not c.is_const]
+    nfree, nun = len(free), len(unstable)
+    delta = np.zeros((nfree, nun), np.int32)
+    true_at = np.zeros((nfree + 1, nun), np.int32)
+    false_at = np.zeros((nfree + 1, nun), np.int32)
+    k1 = np.zeros(nun, np.int32)
+    for a, j in enumerate(unstable):
+        card = blocks[0][j]
+        k1[a] = card.k
+        for i, p in zip(card.idx, card.pos, strict=True):
+            q = where[i]  # folded: only free pixels are left
+            t = int((region.center[i] > 0) == p)
+            delta[q, a] += 1 - 2 * t
+            true_at[q, a] += t
+            false_at[q, a] += 1 - t
+    acc0 = true_at.sum(axis=0).astype(np.int32)
+    below_true = np.cumsum(true_at[::-1], axis=0)[::-1].astype(np.int32)  # rows d..nfree
+    below_false = np.cumsum(false_at[::-1], axis=0)[::-1].astype(np.int32)
+
+    sizes = [len(b) for b in blocks]
+    layer_vals = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    rows, lits, pos, row_k, row_const, class_of_row = [0], [], [], [], [], []
+    layer_rows = [0, 0]
+
+    def add(card: Card, cls: int = -1) -> None:
+        row_const.append(-1 if not card.is_const else int(card.is_true))
+        row_k.append(card.k)
+        lits.extend(card.idx)
+        pos.extend(int(p) for p in card.pos)
+        rows.append(len(lits))
+        class_of_row.append(cls)
+
+    for cards in blocks[1:]:
+        for card in cards:
+            add(card)
+        layer_rows.append(len(row_k))
+    for cls, cards in enumerate(classes):
+        for card in cards:
+            add(card, cls)
+    layer_rows.append(len(row_k))
+    tab = (
+        np.array(unstable, np.int64),
+        k1,
+        delta,
+        below_true,
+        below_false,
+        np.array(rows, np.int64),
+        np.array(lits, np.int64),
+        np.array(pos, np.int8),
+        np.array(row_k, np.int64),
+        np.array(row_const, np.int8),
+        np.array(layer_rows, np.int64),
+        layer_vals,
+        np.array(class_of_row, np.int64),
+        len(classes),
+        region.radius,
+    )
+    vals = np.zeros(int(layer_vals[-1]), np.int8)
+    vals[: sizes[0]] = known0 > 0
+    return tab, acc0, vals
+
+
+def _state(tab: tuple, acc0: np.ndarray, vals: np.ndarray, cap: int) -> tuple:
+    nfree, nun = tab[2].shape
+    acc = np.zeros((nfree + 2, nun), np.int32)
+    acc[0] = acc0
+    budget = np.zeros(nfree + 2, np.int64)
+    budget[0] = tab[14]
+    return (
+        np.zeros(4, np.int64),  # sc: depth, nodes, root code, last result
+        np.zeros(nfree + 2, np.int8),  # phase per slot
+        budget,
+        np.zeros(nfree + 2, np.int64),  # keep child per slot
+        acc,
+        vals.copy(),  # three-valued neurons, all layers
+        np.zeros(cap, np.int32),  # level per tree node
+        np.zeros(cap, np.int64),  # kept child
+        np.zeros(cap, np.int64),  # flipped child
+        np.zeros(nfree + 2, np.int64),  # unknown first-block neurons per slot
+    )
+
+
+def compile_classes(
+    blocks: list[list[Card]],
+    classes: list[list[Card]],
+    known0: np.ndarray,
+    region: Region,
+    eng: BddEngine,
+    budget: Budget,
+    cap: int = TREE_NODES_MAX,
+    stats: dict[str, int] | None = None,
+) -> dict[int, Function] | None:
+    """Return {class: BDD of the region's inputs of that class} (every class), or None when
+    the tree passes ``cap`` undecided nodes (or the budget's node limit: each undecided node
+    becomes up to one BDD node per class). Raises LimitReached past the budget."""
+    from .topdown_loop import BROKEN, FULL, PAUSED, expand
+
+    if budget.max_nodes is not None:
+        cap = min(cap, budget.max_nodes)
+    tab, acc0, vals = tables(blocks, classes, known0, region)
+    st = _state(tab, acc0, vals, cap)
+    while True:
+        status = expand(tab, st, SLICE, cap)
+        budget.check()
+        if status != PAUSED:
+            break
+    if stats is not None:  # undecided nodes expanded (the cap when it was reached)
+        stats["tree_nodes"] = cap if status == FULL else int(st[0][1])
+    if status == FULL:
+        return None
+    if status == BROKEN:  # pragma: no cover - the bounds are sound: an internal invariant
+        raise AssertionError("top-down compilation: the bounds left no class possible")
+    out = _to_bdds(st, int(st[0][1]), int(st[0][2]), region, eng, budget)
+    return {c: out.get(c, eng.false) for c in range(len(classes))}
+
+
+def _to_bdds(
+    st: tuple, n: int, root: int, region: Region, eng: BddEngine, budget: Budget
+) -> dict[int, Function]:
+    """Turn the tree (children before parents) into BDDs; return the root's {class: BDD}."""
+    free, center = region.free, region.center
+    nfree, radius1 = len(free), region.radius + 1
+    ite, false = eng.bdd.ite, eng.false
+    rests: dict[tuple[int, int], Function] = {}
+
+    def rest(d: int, b: int) -> Function:
+        """At most b of the pixels free[d:] differ from the centre."""
+        if b >= nfree - d:
+            return eng.true
+        if b < 0:
+            return false
+        got = rests.get((d, b))
+        if got is None:
+            keep, flip = rest(d + 1, b), rest(d + 1, b - 1)
+            p = free[d]
+            got = ite(eng.var(p), keep, flip) if center[p] > 0 else ite(eng.var(p), flip, keep)
+            rests[(d, b)] = got
+        return got
+
+    funcs: list[dict[int, Function] | None] = [None] * n
+
+    def child(code: int, d: int) -> dict[int, Function]:
+        if code >= 0:
+            f = funcs[code]
+            funcs[code] = None  # a tree: each node has one parent
+            assert f is not None
+            return f
+        c, b = divmod(-1 - code, radius1)
+        return {c: rest(d, b)}
+
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 4 * nfree + 1000))
+    try:
+        level, kept, flipped = (a[:n].tolist() for a in st[6:9])
+        for i in range(n):
+            d = level[i]
+            keep, flip = child(kept[i], d + 1), child(flipped[i], d + 1)
+            p = free[d]
+            plus, minus = (keep, flip) if center[p] > 0 else (flip, keep)
+            x = eng.var(p)
+            funcs[i] = {
+                c: ite(x, plus.get(c, false), minus.get(c, false))
+                for c in plus.keys() | minus.keys()
+            }
+            if i & 4095 == 4095:
+                budget.check()
+        return child(root, 0)
+    finally:
+        sys.setrecursionlimit(limit)
+        rests.clear()  # no BDD may outlive its manager through a closure cycle
+        rest = child = None  # type: ignore[assignment]
