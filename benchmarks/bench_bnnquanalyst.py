@@ -4,7 +4,10 @@
 
 A1–A5 are the queries of the performance issue; "BNNQuanalyst" is its published time on this
 kind of machine, "naive enum" a plain reference-inference enumeration (the issue's baseline,
-measured here in the same run). Times are the `seconds` field, median of ``--repeats``; peak
+measured here in the same run). "bdd" is ``--engine bdd`` (top-down compilation, see
+:mod:`bdd4bnn.encoders.topdown`), "bottom-up" the same BDDs composed block by block (the
+construction before it, once, within ``--timeout``). Times are the `seconds` field, median of
+``--repeats``; peak
 memory is the process's peak RSS growth during the query (tracemalloc for Python objects is not
 enough: CUDD and torch allocate natively). ``--grid`` adds every BNNQuanalyst model, its first
 three instances, Hamming radii 1–5 and free sets 10/15/20/25 with ``--engine auto``.
@@ -37,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("BDD4BNN_SHARED", ROOT.parent / "shared"))
 PEERS = SHARED / "peers" / "bnnquanalyst"
 
-QUERIES = [  # id, model, instance, region, BNNQuanalyst seconds, target seconds
+QUERIES = [  # id, model, instance, region, BNNQuanalyst seconds, target seconds (auto)
     ("A1", "mnist_bnn_2_blk_100_50_20_10", "instance_0_100", ("r", 3), 7.5, 0.3),
     ("A2", "mnist_bnn_1_blk_100_100_10", "instance_2_100", ("r", 2), 3.5, 0.1),
     ("A3", "mnist_bnn_3_blk_25_25_25_20_10", "instance_0_25", ("r", 4), 2.0, 0.1),
@@ -66,6 +69,30 @@ def naive_enum(model, region):
     return time.perf_counter() - t, counts.tolist()
 
 
+def cell(t: float | None) -> str:
+    return "unknown" if t is None else f"{t:.2f}"
+
+
+def bdd_target(qid: str, bq: float) -> float | None:
+    """The issue's target for ``--engine bdd`` alone: 3× BNNQuanalyst on A1–A3, 1 s on A4."""
+    return {"A1": bq / 3, "A2": bq / 3, "A3": bq / 3, "A4": 1.0}.get(qid)
+
+
+def bottom_up(model, region, timeout):
+    """Return (seconds or None past the timeout, per-class counts) of bottom-up composition."""
+    from bdd4bnn.analyses.compile import compile_region
+    from bdd4bnn.errors import LimitReached
+    from bdd4bnn.limits import Budget
+
+    t = time.perf_counter()
+    try:
+        comp = compile_region(model, region, method="compose", budget=Budget(timeout))
+        counts = [comp.class_count(c) for c in range(model.num_classes)]
+    except LimitReached:
+        return None, None
+    return time.perf_counter() - t, counts
+
+
 def timed_counts(model, region, method, timeout, threads=None):
     """Return (seconds or None past the timeout, counts) of one exact enumeration."""
     from bdd4bnn.errors import LimitReached
@@ -84,7 +111,6 @@ def timed_counts(model, region, method, timeout, threads=None):
 
 def large(timeout: float, quick: bool = False) -> None:
     """Print the large-radius and large-free-set tables (see the module docstring)."""
-    cell = lambda t: "unknown" if t is None else f"{t:.2f}"  # noqa: E731
     cpus = subtree_cpus()
     if quick:
         rng = np.random.default_rng(1)
@@ -192,40 +218,56 @@ def main() -> None:
     if not PEERS.exists():
         sys.exit(f"{PEERS} not found: set BDD4BNN_SHARED or use --quick")
     print(
-        "| id | query | inputs | auto (engine) | bdd | naive enum | BNNQuanalyst | "
-        "× BNNQuanalyst (auto) | × naive enum (auto) | target | met | peak MB (auto) |"
+        "| id | query | inputs | auto (engine) | bdd | bottom-up | naive enum | BNNQuanalyst | "
+        "× BNNQuanalyst (auto) | × BNNQuanalyst (bdd) | × naive enum (auto) | target auto | met "
+        "| target bdd | met | peak MB (auto) |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for qid, name, inst, spec, bq, target in QUERIES:
         model = load_model(PEERS / "models" / name)
         u = load_input(PEERS / "inputs" / f"{inst}.txt", model.input_size)
+        t_up = t_naive = None
         if spec[0] == "radius":
             t_auto, res, mem = measure(lambda m=model, c=u: radius(m, c), args.repeats)
             t_bdd, rb, _ = measure(
-                lambda m=model, c=u: radius(m, c, engine="bdd", timeout=args.timeout), 1
+                lambda m=model, c=u: radius(m, c, engine="bdd", timeout=args.timeout),
+                args.repeats,
             )
+            if rb.status == "ok" and rb.radius != res.radius:
+                sys.exit(f"{qid}: bdd and auto disagree")
             desc, size, engine = f"{name} {inst} max safe radius = {res.radius}", "-", res.engine
-            t_naive = None
-            bdd_cell = f"{t_bdd:.3f}" if rb.status == "ok" else "unknown"
         else:
             region = region_of(model, u, spec)
             t_auto, res, mem = measure(lambda m=model, g=region: count(m, g), args.repeats)
-            rb = count(model, region, engine="bdd", timeout=args.timeout)
-            bdd_cell = f"{rb.seconds:.3f}" if rb.status == "ok" else "unknown"
+            t_bdd, rb, _ = measure(
+                lambda m=model, g=region: count(m, g, engine="bdd", timeout=args.timeout),
+                args.repeats,
+            )
             if rb.status == "ok" and rb.per_class != res.per_class:
                 sys.exit(f"{qid}: bdd and auto disagree")
+            t_up, up_counts = bottom_up(model, region, args.timeout)
+            if up_counts is not None and up_counts != res.per_class:
+                sys.exit(f"{qid}: bottom-up BDDs and auto disagree")
             t_naive, naive_counts = naive_enum(model, region)
             if naive_counts != res.per_class:
                 sys.exit(f"{qid}: naive enumeration and auto disagree")
             label = f"r={spec[1]}" if spec[0] == "r" else f"free {spec[1]}"
             desc, size, engine = f"{name} {inst} {label}", region.size, res.engine
+        bdd_ok = rb.status == "ok"
+        bdd_cell = f"{t_bdd:.3f}" if bdd_ok else "unknown"
+        up_cell = "-" if spec[0] == "radius" else cell(t_up)
         naive_cell = "-" if t_naive is None else f"{t_naive:.3f}"
         ratio_naive = "-" if t_naive is None else f"{t_naive / t_auto:.1f}"
+        ratio_bdd = f"{bq / t_bdd:.0f}" if bdd_ok else "-"
         bq_cell = f"> {bq:g}" if qid == "A4" else f"{bq:g}"
+        goal = bdd_target(qid, bq)
+        goal_cell = "-" if goal is None else f"≤ {goal:.3g}"
+        goal_met = "-" if goal is None else ("yes" if bdd_ok and t_bdd <= goal else "no")
         print(
-            f"| {qid} | {desc} | {size} | {t_auto:.3f} ({engine}) | {bdd_cell} | "
-            f"{naive_cell} | {bq_cell} | {bq / t_auto:.0f} | {ratio_naive} | "
-            f"≤ {target:g} | {'yes' if t_auto <= target else 'no'} | {mem:.0f} |",
+            f"| {qid} | {desc} | {size} | {t_auto:.3f} ({engine}) | {bdd_cell} | {up_cell} | "
+            f"{naive_cell} | {bq_cell} | {bq / t_auto:.0f} | {ratio_bdd} | {ratio_naive} | "
+            f"≤ {target:g} | {'yes' if t_auto <= target else 'no'} | {goal_cell} | {goal_met} | "
+            f"{mem:.0f} |",
             flush=True,
         )
     if not args.grid:

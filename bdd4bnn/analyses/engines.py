@@ -4,10 +4,10 @@
   model calibrated on this machine; an upper bound for the subtree walk, which may prune far
   below it) is at most :data:`ENUM_SECONDS_MAX`; else BDDs with a node
   ceiling of :data:`BDD_NODE_CEILING` (unless the user set one) and, past it, approximate
-  counting (``exact: false``). Since the incremental enumeration engine, BDDs won no measured
-  count query (benchmarks/RESULTS.md: A1–A4; 784-100-10 at r = 2, 1.0 s against 0.24 s, and
-  r = 3, over 100 s against 51 s); an earlier rule sent queries with at most 16 unstable
-  neurons to BDDs, from measurements against the first, 10× slower enumeration.
+  counting (``exact: false``). Enumeration wins every measured query it can finish in that
+  time (benchmarks/RESULTS.md: A1–A4 are 2–10× faster enumerated than with the top-down BDDs);
+  beyond it, the BDDs' bounds often settle the class near the root (784-pixel balls of radius
+  4 and 5: 10¹⁰–10¹² inputs in under a second).
 * **verify**: concrete samples first (sound falsifier); then enumeration when it is estimated
   under :data:`ENUM_SECONDS_VERIFY`, else SAT (a region folded CNF is fast for yes/no; BDDs
   must build whole class functions).

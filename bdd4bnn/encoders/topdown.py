@@ -15,8 +15,9 @@ every neuron a value in {−1, +1, unknown} for all inputs below the node:
   unknown ones cannot; a class is possible unless one of its Cards is false, sure when all are
   true.
 
-When the bounds leave one class possible, every input of the node's subtree has that class: the
-node becomes that class on "at most b flips among ``free[d:]``" and false for the others. Else
+When the bounds leave one class possible (or make one sure), every input of the node's subtree
+has that class: the node becomes that class on "at most b flips among ``free[d:]``" and false
+for the others. Else
 both children (pixel kept, pixel flipped) are expanded. The tree of undecided nodes is built by
 a compiled loop (:mod:`bdd4bnn.encoders.topdown_loop`: explicit stack, run in slices so that
 limits are honoured) and then turned into BDD nodes bottom-up with ``ite``, in which equal
@@ -30,6 +31,7 @@ gives up past ``cap`` undecided nodes (the caller then composes bottom-up).
 from __future__ import annotations
 
 import sys
+import time
 from typing import Any
 
 import numpy as np
@@ -149,23 +151,29 @@ def compile_classes(
     budget: Budget,
     cap: int = TREE_NODES_MAX,
     stats: dict[str, int] | None = None,
+    seconds: float | None = None,
 ) -> dict[int, Function] | None:
     """Return {class: BDD of the region's inputs of that class} (every class), or None when
     the tree passes ``cap`` undecided nodes (or the budget's node limit: each undecided node
-    becomes up to one BDD node per class). Raises LimitReached past the budget."""
+    becomes up to one BDD node per class) or its expansion ``seconds``. Raises LimitReached
+    past the budget."""
     from .topdown_loop import BROKEN, FULL, PAUSED, expand
 
     if budget.max_nodes is not None:
         cap = min(cap, budget.max_nodes)
     tab, acc0, vals = tables(blocks, classes, known0, region)
     st = _state(tab, acc0, vals, cap)
+    start = time.perf_counter()
     while True:
         status = expand(tab, st, SLICE, cap)
         budget.check()
         if status != PAUSED:
             break
-    if stats is not None:  # undecided nodes expanded (the cap when it was reached)
-        stats["tree_nodes"] = cap if status == FULL else int(st[0][1])
+        if seconds is not None and time.perf_counter() - start > seconds:
+            status = FULL
+            break
+    if stats is not None:
+        stats["tree_nodes"] = int(st[0][1])  # undecided nodes finished
     if status == FULL:
         return None
     if status == BROKEN:  # pragma: no cover - the bounds are sound: an internal invariant
