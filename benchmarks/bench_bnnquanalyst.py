@@ -1,16 +1,18 @@
 """BNNQuanalyst's own benchmarks (A1–A5) and a wider grid, with our engines, in one run.
 
-    python benchmarks/bench_bnnquanalyst.py [--quick] [--grid] [--timeout S] [--repeats 3]
+    python benchmarks/bench_bnnquanalyst.py [--quick] [--grid] [--large] [--timeout S]
+                                            [--repeats 3] [--out FILE]
 
 A1–A5 are the queries of the performance issue; "BNNQuanalyst" is its published time on this
 kind of machine, "naive enum" a plain reference-inference enumeration (the issue's baseline,
 measured here in the same run). "bdd" is ``--engine bdd`` (top-down compilation, see
 :mod:`bdd4bnn.encoders.topdown`), "bottom-up" the same BDDs composed block by block (the
 construction before it, once, within ``--timeout``). Times are the `seconds` field, median of
-``--repeats``; peak
-memory is the process's peak RSS growth during the query (tracemalloc for Python objects is not
-enough: CUDD and torch allocate natively). ``--grid`` adds every BNNQuanalyst model, its first
-three instances, Hamming radii 1–5 and free sets 10/15/20/25 with ``--engine auto``.
+``--repeats``; peak memory is the growth of the process's resident memory during the query,
+sampled every 2 ms (tracemalloc for Python objects is not enough: CUDD and torch allocate
+natively). ``--out`` also writes the printed tables to a Markdown file (RESULTS.md quotes them
+with their commentary). ``--grid`` adds every BNNQuanalyst model, its first three instances,
+Hamming radii 1–5 and free sets 10/15/20/25 with ``--engine auto``.
 ``--large`` times exact counts past BNNQuanalyst's reach: Hamming radii 4–6 on the two
 100-input models (streaming enumeration against the subtree walk on 1 and on every CPU),
 and growing free-pixel sets on every 784-input model (the issue's files for 20 and 25 pixels,
@@ -24,6 +26,7 @@ import os
 import resource
 import statistics
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -49,8 +52,44 @@ QUERIES = [  # id, model, instance, region, BNNQuanalyst seconds, target seconds
 ]
 
 
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+OUT: list[str] = []  # every printed line, for --out
+
+
+def emit(line: str = "") -> None:
+    """Print a table line (and keep it for ``--out``)."""
+    print(line, flush=True)
+    OUT.append(line)
+
+
+def rss_mb() -> float:
+    """Return the process's resident memory now (Linux /proc), or its peak elsewhere."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+    except OSError:  # pragma: no cover - not Linux
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class PeakRss:
+    """Peak resident-memory growth during a block, sampled every 2 ms by a thread (CUDD and
+    torch allocate natively, so tracemalloc would miss them)."""
+
+    def __enter__(self) -> PeakRss:
+        self.start = self.peak = rss_mb()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.002):
+            self.peak = max(self.peak, rss_mb())
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, rss_mb())
+        self.mb = max(0.0, self.peak - self.start)
 
 
 def region_of(model, u, spec):
@@ -136,11 +175,11 @@ def large(timeout: float, quick: bool = False) -> None:
             models.append((name, model, load_input(PEERS / "inputs" / "instance_0_100.txt", 100)))
         radii = (4, 5, 6)
         free_models = [f.name for f in sorted((PEERS / "models").iterdir()) if "_784_" in f.name]
-    print(
+    emit(
         f"| model | radius | inputs | stream | subtree, 1 thread | subtree, {cpus} threads | "
         "× stream | adversarial |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    emit("|---|---|---|---|---|---|---|---|")
     for name, model, u in models:
         subtree_counts(model, Region.hamming(u, 1))  # load (or compile) the walk first
         label = int(classify(model, u))
@@ -154,16 +193,15 @@ def large(timeout: float, quick: bool = False) -> None:
                 sys.exit(f"{name} r={r}: engines disagree")
             ratio = "-" if ts is None or tn is None else f"{ts / tn:.1f}"
             adv = "-" if not got else region.size - got[0][label]
-            print(
+            emit(
                 f"| {name} | {r} | {region.size} | {cell(ts)} | {cell(t1)} | {cell(tn)} | "
-                f"{ratio} | {adv} |",
-                flush=True,
+                f"{ratio} | {adv} |"
             )
     if not free_models:
         return
-    print()
-    print("| model | free pixels | inputs | subtree seconds | adversarial |")
-    print("|---|---|---|---|---|")
+    emit()
+    emit("| model | free pixels | inputs | subtree seconds | adversarial |")
+    emit("|---|---|---|---|---|")
     for name in free_models:
         model = load_model(PEERS / "models" / name)
         u = load_input(PEERS / "inputs" / "instance_0_784.txt", 784)
@@ -177,18 +215,19 @@ def large(timeout: float, quick: bool = False) -> None:
             region = Region.fixed(u, free)
             t, cnt = timed_counts(model, region, "subtree", timeout)
             adv = "-" if cnt is None else region.size - cnt[label]
-            print(f"| {name} | {k} | {region.size} | {cell(t)} | {adv} |", flush=True)
+            emit(f"| {name} | {k} | {region.size} | {cell(t)} | {adv} |")
             if t is None:
                 break
 
 
 def measure(fn, repeats):
+    """Return (median seconds, last result, peak memory growth in MB) of ``repeats`` runs."""
     times, res = [], None
-    before = peak_rss_mb()
-    for _ in range(repeats):
-        res = fn()
-        times.append(res.seconds)
-    return statistics.median(times), res, max(0.0, peak_rss_mb() - before)
+    with PeakRss() as mem:
+        for _ in range(repeats):
+            res = fn()
+            times.append(res.seconds)
+    return statistics.median(times), res, mem.mb
 
 
 def main() -> None:
@@ -198,7 +237,17 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=60.0)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--large", action="store_true")
+    ap.add_argument("--out", type=Path, help="also write the tables to this Markdown file")
     args = ap.parse_args()
+    try:
+        run(args)
+    finally:
+        if args.out:
+            args.out.write_text("\n".join(OUT) + "\n")
+
+
+def run(args: argparse.Namespace) -> None:
+    """Print the tables the arguments ask for (see the module docstring)."""
     if args.large:
         large(args.timeout, quick=args.quick)
         return
@@ -212,17 +261,23 @@ def main() -> None:
         u = rng.choice([-1, 1], 20)
         for r in (1, 2):
             res = count(m, Region.hamming(u, r))
-            print(f"| quick | r={r} | {res.engine} | {res.seconds:.4f} |")
-        print(f"| quick | radius | {radius(m, u).radius} |")
+            emit(f"| quick | r={r} | {res.engine} | {res.seconds:.4f} |")
+        emit(f"| quick | radius | {radius(m, u).radius} |")
+        region = Region.hamming(u, 3)
+        top = count(m, region, engine="bdd")
+        t_up, up = bottom_up(m, region, args.timeout)
+        if up != top.per_class:
+            sys.exit("quick: top-down and bottom-up BDDs disagree")
+        emit(f"| quick | bdd r=3 | {top.seconds:.4f} | bottom-up {cell(t_up)} |")
         return
     if not PEERS.exists():
         sys.exit(f"{PEERS} not found: set BDD4BNN_SHARED or use --quick")
-    print(
+    emit(
         "| id | query | inputs | auto (engine) | bdd | bottom-up | naive enum | BNNQuanalyst | "
         "× BNNQuanalyst (auto) | × BNNQuanalyst (bdd) | × naive enum (auto) | target auto | met "
         "| target bdd | met | peak MB (auto) |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    emit("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for qid, name, inst, spec, bq, target in QUERIES:
         model = load_model(PEERS / "models" / name)
         u = load_input(PEERS / "inputs" / f"{inst}.txt", model.input_size)
@@ -263,18 +318,17 @@ def main() -> None:
         goal = bdd_target(qid, bq)
         goal_cell = "-" if goal is None else f"≤ {goal:.3g}"
         goal_met = "-" if goal is None else ("yes" if bdd_ok and t_bdd <= goal else "no")
-        print(
+        emit(
             f"| {qid} | {desc} | {size} | {t_auto:.3f} ({engine}) | {bdd_cell} | {up_cell} | "
             f"{naive_cell} | {bq_cell} | {bq / t_auto:.0f} | {ratio_bdd} | {ratio_naive} | "
             f"≤ {target:g} | {'yes' if t_auto <= target else 'no'} | {goal_cell} | {goal_met} | "
-            f"{mem:.0f} |",
-            flush=True,
+            f"{mem:.0f} |"
         )
     if not args.grid:
         return
-    print()
-    print("| model | instance | region | inputs | engine | seconds | adversarial |")
-    print("|---|---|---|---|---|---|---|")
+    emit()
+    emit("| model | instance | region | inputs | engine | seconds | adversarial | peak MB |")
+    emit("|---|---|---|---|---|---|---|---|")
     for folder in sorted((PEERS / "models").iterdir()):
         model = load_model(folder)
         n = model.input_size
@@ -290,13 +344,13 @@ def main() -> None:
             ]
             for spec in specs:
                 region = region_of(model, u, spec)
-                res = count(model, region, timeout=args.timeout)
+                with PeakRss() as mem:
+                    res = count(model, region, timeout=args.timeout)
                 label = f"r={spec[1]}" if spec[0] == "r" else f"free {spec[1]}"
                 secs = f"{res.seconds:.3f}" if res.status == "ok" else "unknown"
-                print(
+                emit(
                     f"| {folder.name} | {i} | {label} | {region.size} | {res.engine} | "
-                    f"{secs} | {res.adversarial} |",
-                    flush=True,
+                    f"{secs} | {res.adversarial} | {mem.mb:.0f} |"
                 )
 
 

@@ -16,7 +16,7 @@ from .conftest import ROOT
         (["bench_engines.py"], "| random_16_8_3 |"),
         (["bench_sat_encodings.py"], "| random_16_8_3 |"),
         (["bench_kernels.py"], "| int8 |"),
-        (["bench_bnnquanalyst.py"], "| quick | radius |"),
+        (["bench_bnnquanalyst.py"], "| quick | bdd r=3 |"),
         (["bench_bnnquanalyst.py", "--large"], "| quick | 3 | 4526 |"),
     ],
 )
