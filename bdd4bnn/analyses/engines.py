@@ -7,7 +7,7 @@
   counting (``exact: false``). Enumeration wins every measured query it can finish in that
   time (benchmarks/RESULTS.md: A1–A4 are 2–10× faster enumerated than with the top-down BDDs);
   beyond it, the BDDs' bounds often settle the class near the root (784-pixel balls of radius
-  4 and 5: 10¹⁰–10¹² inputs in under a second).
+  4 and 5 and a 400-pixel ball of radius 5: 10¹⁰–10¹² inputs in under 0.2 s).
 * **verify**: concrete samples first (sound falsifier); then enumeration when it is estimated
   under :data:`ENUM_SECONDS_VERIFY`, else SAT (a region folded CNF is fast for yes/no; BDDs
   must build whole class functions).

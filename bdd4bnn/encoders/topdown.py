@@ -161,6 +161,7 @@ def compile_classes(
 
     if budget.max_nodes is not None:
         cap = min(cap, budget.max_nodes)
+    cap = min(cap, region.size)  # a tree with L leaves, each a non-empty part of the region
     tab, acc0, vals = tables(blocks, classes, known0, region)
     st = _state(tab, acc0, vals, cap)
     start = time.perf_counter()
