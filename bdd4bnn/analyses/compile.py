@@ -47,8 +47,8 @@ Progress = Callable[[int], None]
 class CompiledRegion:
     """A model over a region, ready for per-class BDDs.
 
-    Top-down, every class BDD is built at once (``classes``); bottom-up, the last hidden
-    layer's BDDs are kept and each class is conjoined from them on request.
+    Top-down, every class BDD is built at once (and kept in the class cache); bottom-up, the
+    last hidden layer's BDDs are kept and each class is conjoined from them on request.
     """
 
     model: BNN
