@@ -52,6 +52,11 @@ def test_past_the_tree_cap_it_composes_bottom_up():
     assert small.method == "compose" and small.tree_nodes <= 10
     for c in range(model.num_classes):
         assert small.class_count(c) == top.class_count(c)
+    assert "composed block by block, top-down gave up" in small.construction()
+    assert top.construction() == f"BDDs built top-down, {top.tree_nodes:,} undecided nodes"
+    res = count(model, region, engine="bdd")
+    assert res.engine_reason == top.construction()
+    assert res.per_class == [top.class_count(c) for c in range(model.num_classes)]
     with pytest.raises(LimitReached, match="undecided nodes"):
         compile_region(model, region, method="topdown", tree_nodes_max=10)
     with pytest.raises(ValueError, match="unknown compilation method"):

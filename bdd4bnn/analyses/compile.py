@@ -62,6 +62,14 @@ class CompiledRegion:
     tree_nodes: int | None = None  # top-down: undecided nodes expanded (None: not tried)
     _cache: dict[int, Any] = field(default_factory=dict)
 
+    def construction(self) -> str:
+        """Say how the BDDs were built (for ``engine_reason``)."""
+        if self.method == "topdown":
+            return f"BDDs built top-down, {self.tree_nodes:,} undecided nodes"
+        if self.tree_nodes is None:
+            return "BDDs composed block by block"
+        return f"BDDs composed block by block, top-down gave up after {self.tree_nodes:,} nodes"
+
     def class_bdd(self, cls: int) -> Any:
         """Return the BDD of the inputs of the region that the model classifies as ``cls``."""
         if cls in self._cache:
