@@ -32,10 +32,26 @@ def test_cudd_backend_is_available():
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("n,k", [(1, 0), (1, 1), (5, 2), (7, 7), (7, 0), (6, 8), (10, 4)])
-def test_card_exact_counts_binomials(backend, n, k):
+def test_region_rest_counts_binomials(backend, n, k):
+    """At most n − k flips from the all-true input: at least k of n variables true."""
     eng = BddEngine(n, backend)
-    u = eng.card_exact(list(range(n)), [True] * n, k)
+    u = eng.region_rest(Region.hamming(np.ones(n, dtype=int), n), 0, n - k)
     assert eng.count(u) == sum(math.comb(n, j) for j in range(max(k, 0), n + 1))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_region_rest_is_the_flip_budget_on_a_suffix(data):
+    n = data.draw(st.integers(1, 7))
+    center = np.array(data.draw(st.lists(st.sampled_from([-1, 1]), min_size=n, max_size=n)))
+    free = sorted(data.draw(st.sets(st.integers(0, n - 1))))
+    region = Region.fixed(center, free, data.draw(st.integers(0, len(free))))
+    eng = BddEngine(n, data.draw(st.sampled_from(BACKENDS)))
+    x = np.array(list(itertools.product([-1, 1], repeat=n)))
+    for d in range(len(free) + 1):  # later calls reuse the grid the first ones built
+        for b in range(-1, len(free) - d + 2):
+            flips = (x[:, free[d:]] != center[free[d:]]).sum(axis=1)
+            assert (truth(eng, eng.region_rest(region, d, b), n) == (flips <= b)).all()
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -4,13 +4,15 @@ Variables are the inputs ``x0 .. x{n-1}`` (true iff the pixel is +1), declared i
 with dynamic reordering off: measured 2–5× slower on our workloads, and a fixed order keeps
 counting and node figures reproducible.
 
-Three constructions, all bottom-up on the constraint's own grid (never literal-by-literal
+Three constructions, all bottom-up on a grid (never literal-by-literal
 conjunction):
 
 * :meth:`BddEngine.card_in_region` — a neuron over input pixels, exact on a region and built on
   the grid of (literal, still-needed, flips-used): O(m·r²) nodes for a Hamming ball of radius r
   (don't-care outside the region, which is conjoined once at the end).
-* :meth:`BddEngine.card_exact` — a plain cardinality BDD over variables (the region itself).
+* :meth:`BddEngine.region_rest` — "at most b of the free pixels from position d on differ from
+  the centre": the region itself (d = 0, b = radius), and the rest of it below a node of the
+  top-down construction (:mod:`bdd4bnn.encoders.topdown`).
 * :meth:`BddEngine.card_of` — a cardinality constraint whose literals are BDDs (the next
   block's neurons): the same grid with ``ite`` on the literal BDDs, i.e. functional composition.
 """
@@ -68,6 +70,7 @@ class BddEngine:
         self.true = self.bdd.true
         self.false = self.bdd.false
         self.budget = budget or Budget()
+        self._rests: dict[Region, dict[tuple[int, int], Function]] = {}  # see region_rest
         manager = self.bdd  # not a bound method of self: no engine <-> budget cycle
         self.budget.nodes = lambda: len(manager)
 
@@ -83,30 +86,47 @@ class BddEngine:
         return self.bdd.ite(g, t, e)
 
     # -- constructions ------------------------------------------------------------------------
-    def card_exact(self, idx: Sequence[int], pos: Sequence[bool], k: int) -> Function:
-        """Return the BDD of "at least k of the literals over input variables" (exact)."""
-        order = sorted(range(len(idx)), key=lambda t: idx[t])
-        lits = [(idx[t], pos[t]) for t in order]
-        m = len(lits)
-        if k <= 0:
-            return self.true
-        if k > m:
-            return self.false
-        # row[j] = "at least j of lits[i:]" for the current i, built from i = m down to 0.
-        row: dict[int, Function] = {0: self.true}
-        for i in range(m - 1, -1, -1):
-            v, p = lits[i]
-            x = self._vars[v]
-            new: dict[int, Function] = {0: self.true}
-            lo = max(1, k - i)
-            for j in range(lo, min(k, m - i) + 1):
-                take = row.get(j - 1, self.false)
-                skip = row.get(j, self.false)
-                new[j] = self.ite(x, take, skip) if p else self.ite(x, skip, take)
-            row = new
-            if i % 64 == 0:
+    def region_rest(self, region: Region, d: int, b: int) -> Function:
+        """Return "at most ``b`` of the free pixels ``free[d:]`` differ from the centre" (exact,
+        over those pixels); ``(0, radius)`` is the region itself.
+
+        One grid per region, memoised in the engine: row d, column b is ``ite`` on pixel
+        ``free[d]`` of (d + 1, b) kept and (d + 1, b − 1) flipped, built children first with an
+        explicit stack (no recursion limit on 784 pixels).
+        """
+        free, center = region.free, region.center
+        memo = self._rests.setdefault(region, {})
+
+        def known(e: int, c: int) -> Function | None:
+            if c >= len(free) - e:
+                return self.true
+            if c < 0:
+                return self.false
+            return memo.get((e, c))
+
+        stack = [(d, b)]
+        while stack:
+            e, c = stack[-1]
+            if known(e, c) is not None:
+                stack.pop()
+                continue
+            keep, flip = known(e + 1, c), known(e + 1, c - 1)
+            if keep is None:
+                stack.append((e + 1, c))
+            if flip is None:
+                stack.append((e + 1, c - 1))
+            if keep is None or flip is None:
+                continue
+            x = self._vars[free[e]]
+            memo[(e, c)] = (
+                self.ite(x, keep, flip) if center[free[e]] > 0 else self.ite(x, flip, keep)
+            )
+            stack.pop()
+            if len(memo) % 4096 == 0:
                 self.budget.check()
-        return row.get(k, self.false)
+        got = known(d, b)
+        assert got is not None
+        return got
 
     def card_in_region(self, card: Card, region: Region) -> Function:
         """Return a BDD equal to ``card`` (over input pixels) on every input of ``region``.
@@ -178,9 +198,7 @@ class BddEngine:
 
     def region_bdd(self, region: Region) -> Function:
         """Return the exact BDD of the region (over the free pixels)."""
-        idx = list(region.free)
-        pos = [bool(region.center[i] > 0) for i in idx]
-        return self.card_exact(idx, pos, len(idx) - region.radius)
+        return self.region_rest(region, 0, region.radius)
 
     def selectors(self) -> list[Function]:
         """Return variables ``s0 .. s{n-1}`` (declared once, below the inputs)."""

@@ -16,7 +16,8 @@ every neuron a value in {−1, +1, unknown} for all inputs below the node:
   true.
 
 When the bounds leave one class possible (or make one sure), every input of the node's subtree
-has that class: the node becomes that class on "at most b flips among ``free[d:]``" and false
+has that class: the node becomes that class on "at most b flips among ``free[d:]``"
+(:meth:`~bdd4bnn.encoders.bdd.BddEngine.region_rest`) and false
 for the others. Else
 both children (pixel kept, pixel flipped) are expanded. The tree of undecided nodes is built by
 a compiled loop (:mod:`bdd4bnn.encoders.topdown_loop`: explicit stack, run in slices so that
@@ -30,7 +31,6 @@ gives up past ``cap`` undecided nodes (the caller then composes bottom-up).
 
 from __future__ import annotations
 
-import sys
 import time
 from typing import Any
 
@@ -188,23 +188,8 @@ def _to_bdds(
 ) -> dict[int, Function]:
     """Turn the tree (children before parents) into BDDs; return the root's {class: BDD}."""
     free, center = region.free, region.center
-    nfree, radius1 = len(free), region.radius + 1
+    radius1 = region.radius + 1
     ite, false = eng.bdd.ite, eng.false
-    rests: dict[tuple[int, int], Function] = {}
-
-    def rest(d: int, b: int) -> Function:
-        """At most b of the pixels free[d:] differ from the centre."""
-        if b >= nfree - d:
-            return eng.true
-        if b < 0:
-            return false
-        got = rests.get((d, b))
-        if got is None:
-            keep, flip = rest(d + 1, b), rest(d + 1, b - 1)
-            p = free[d]
-            got = ite(eng.var(p), keep, flip) if center[p] > 0 else ite(eng.var(p), flip, keep)
-            rests[(d, b)] = got
-        return got
 
     funcs: list[dict[int, Function] | None] = [None] * n
 
@@ -215,26 +200,18 @@ def _to_bdds(
             assert f is not None
             return f
         c, b = divmod(-1 - code, radius1)
-        return {c: rest(d, b)}
+        return {c: eng.region_rest(region, d, b)}
 
-    limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(limit, 4 * nfree + 1000))
-    try:
-        level, kept, flipped = (a[:n].tolist() for a in st[6:9])
-        for i in range(n):
-            d = level[i]
-            keep, flip = child(kept[i], d + 1), child(flipped[i], d + 1)
-            p = free[d]
-            plus, minus = (keep, flip) if center[p] > 0 else (flip, keep)
-            x = eng.var(p)
-            funcs[i] = {
-                c: ite(x, plus.get(c, false), minus.get(c, false))
-                for c in plus.keys() | minus.keys()
-            }
-            if i & 4095 == 4095:
-                budget.check()
-        return child(root, 0)
-    finally:
-        sys.setrecursionlimit(limit)
-        rests.clear()  # no BDD may outlive its manager through a closure cycle
-        rest = child = None  # type: ignore[assignment]
+    level, kept, flipped = (a[:n].tolist() for a in st[6:9])
+    for i in range(n):
+        d = level[i]
+        keep, flip = child(kept[i], d + 1), child(flipped[i], d + 1)
+        p = free[d]
+        plus, minus = (keep, flip) if center[p] > 0 else (flip, keep)
+        x = eng.var(p)
+        funcs[i] = {
+            c: ite(x, plus.get(c, false), minus.get(c, false)) for c in plus.keys() | minus.keys()
+        }
+        if i & 4095 == 4095:
+            budget.check()
+    return child(root, 0)
