@@ -42,10 +42,9 @@ def bdd_counts(
     budget: Budget,
     backend: str = "auto",
     progress: Callable[[int], None] | None = None,
-    how: list[str] | None = None,
-) -> list[int]:
-    """Return exact per-class counts from per-class BDDs (raises LimitReached); appends how
-    the BDDs were built to ``how``."""
+) -> tuple[list[int], str]:
+    """Return exact per-class counts from per-class BDDs and how the BDDs were built (raises
+    LimitReached)."""
     comp = compile_region(model, region, budget=budget, backend=backend, progress=progress)
     out = []
     for c in range(model.num_classes):
@@ -53,9 +52,7 @@ def bdd_counts(
         if progress:
             progress(1)
     budget.peak_nodes = max(budget.peak_nodes, comp.engine.node_count())
-    if how is not None:
-        how.append(comp.construction())
-    return out
+    return out, comp.construction()
 
 
 def count(
@@ -99,9 +96,8 @@ def count(
                     progress.start(region.size, "input")
                 per_class = enum_counts(model, region, budget=budget, progress=progress)
             elif engine == "bdd":
-                how: list[str] = []
-                per_class = bdd_counts(model, region, budget, backend, progress, how)
-                reason = "; ".join([reason, *how] if reason else how)
+                per_class, how = bdd_counts(model, region, budget, backend, progress)
+                reason = f"{reason}; {how}" if reason else how
             else:
                 per_class = approx_checked(model, region, epsilon, delta, seed, budget)
         except LimitReached as exc:

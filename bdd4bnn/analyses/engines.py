@@ -5,7 +5,7 @@
   below it) is at most :data:`ENUM_SECONDS_MAX`; else BDDs with a node
   ceiling of :data:`BDD_NODE_CEILING` (unless the user set one) and, past it, approximate
   counting (``exact: false``). Enumeration wins every measured query it can finish in that
-  time (benchmarks/RESULTS.md: A1–A4 are 2–10× faster enumerated than with the top-down BDDs);
+  time (benchmarks/RESULTS.md: A1–A4 are 3–12× faster enumerated than with the top-down BDDs);
   beyond it, the BDDs' bounds often settle the class near the root (784-pixel balls of radius
   4 and 5 and a 400-pixel ball of radius 5: 10¹⁰–10¹² inputs in under 0.2 s).
 * **verify**: concrete samples first (sound falsifier); then enumeration when it is estimated

@@ -216,7 +216,7 @@ def _radius_share(model, center, label, top, engine, epsilon, budget):
         if engine == "enum":
             inside += enum_counts(model, ball, budget=budget, distances=[r])[label]
         else:
-            inside = bdd_counts(model, ball, budget)[label]
+            inside = bdd_counts(model, ball, budget)[0][label]
         shares.append(inside / ball.size)
         if Fraction(inside, ball.size) < need:
             x = _some_adversarial(model, ball, label)
