@@ -117,35 +117,37 @@ def bdd_target(qid: str, bq: float) -> float | None:
     return {"A1": bq / 3, "A2": bq / 3, "A3": bq / 3, "A4": 1.0}.get(qid)
 
 
-def bottom_up(model, region, timeout):
-    """Return (seconds or None past the timeout, per-class counts) of bottom-up composition."""
-    from bdd4bnn.analyses.compile import compile_region
+def timed(fn):
+    """Return (seconds, fn()), or (None, None) when ``fn`` hits its budget."""
     from bdd4bnn.errors import LimitReached
-    from bdd4bnn.limits import Budget
 
     t = time.perf_counter()
     try:
-        comp = compile_region(model, region, method="compose", budget=Budget(timeout))
-        counts = [comp.class_count(c) for c in range(model.num_classes)]
+        value = fn()
     except LimitReached:
         return None, None
-    return time.perf_counter() - t, counts
+    return time.perf_counter() - t, value
+
+
+def bottom_up(model, region, timeout):
+    """Return (seconds or None past the timeout, per-class counts) of bottom-up composition."""
+    from bdd4bnn.analyses.compile import compile_region
+    from bdd4bnn.limits import Budget
+
+    def counts():
+        comp = compile_region(model, region, method="compose", budget=Budget(timeout))
+        return [comp.class_count(c) for c in range(model.num_classes)]
+
+    return timed(counts)
 
 
 def timed_counts(model, region, method, timeout, threads=None):
     """Return (seconds or None past the timeout, counts) of one exact enumeration."""
-    from bdd4bnn.errors import LimitReached
     from bdd4bnn.limits import Budget
 
-    t = time.perf_counter()
-    try:
-        if method == "stream":
-            counts = enum_counts(model, region, method="stream", budget=Budget(timeout))
-        else:
-            counts = subtree_counts(model, region, budget=Budget(timeout), threads=threads)
-    except LimitReached:
-        return None, None
-    return time.perf_counter() - t, counts
+    if method == "stream":
+        return timed(lambda: enum_counts(model, region, method="stream", budget=Budget(timeout)))
+    return timed(lambda: subtree_counts(model, region, budget=Budget(timeout), threads=threads))
 
 
 def large(timeout: float, quick: bool = False) -> None:
