@@ -16,16 +16,20 @@ import click
 
 from . import __version__
 from .analyses.count import count as count_region
-from .analyses.engines import COUNT_ENGINES, RADIUS_ENGINES, VERIFY_ENGINES
 from .analyses.explain import KINDS, class_graph
 from .analyses.explain import explain as explain_decision
 from .analyses.radius import radius as radius_of
 from .analyses.verify import verify as verify_region
+from .engines import Capability, names
 from .errors import Bdd4bnnError, InputError
 from .formats import load_indices, load_input, load_model
 from .model import BNN
 from .plots import draw_explanations
 from .region import Region
+
+COUNT_ENGINES = names(Capability.COUNT)
+FIND_ENGINES = names(Capability.FIND)
+EXACT_COUNT_ENGINES = names(Capability.COUNT, Capability.EXACT)
 
 EXIT_ADVERSARIAL = 1
 EXIT_BAD_INPUT = 2
@@ -155,7 +159,7 @@ def _head(net: BNN, region: Region | None, label: int) -> list[tuple[str, object
     sizes = "-".join(map(str, net.layer_sizes))
     return [
         ("model", f"{_model_name(net)} ({sizes})"),
-        ("region", _describe(region) if region else "all inputs"),
+        ("region", region.summary() if region else "all inputs"),
         ("label", label),
     ]
 
@@ -277,7 +281,7 @@ def count(
 )
 @click.option(
     "--engine",
-    type=click.Choice(VERIFY_ENGINES),
+    type=click.Choice(FIND_ENGINES),
     default="auto",
     show_default=True,
     help="bdd, sat, enum, or auto (chosen by a documented rule).",
@@ -363,7 +367,7 @@ def verify(
     show_default=True,
     help="Tolerated share of misclassified inputs in each ball.",
 )
-@click.option("--engine", type=click.Choice(RADIUS_ENGINES), default="auto", show_default=True)
+@click.option("--engine", type=click.Choice(FIND_ENGINES), default="auto", show_default=True)
 @click.option("--timeout", type=float, help="Give up after this many seconds (unknown).")
 @click.option("--max-nodes", type=int, help="Give up past this many live BDD nodes.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
@@ -376,12 +380,15 @@ def radius(
     _check_limits(timeout, max_nodes)
     net = load_model(model)
     center = load_input(input_file, net.input_size)
-    bar = _Progress(net.input_size if max_radius is None else max_radius, quiet, "radius")
+    if max_radius is None:
+        region = Region.everything(center)
+    else:
+        region = Region.hamming(center, max_radius)
+    bar = _Progress(region.radius, quiet, "radius")
     try:
         res = radius_of(
             net,
-            center,
-            max_radius=max_radius,
+            region,
             epsilon=epsilon,
             engine=engine,
             timeout=timeout,
@@ -429,7 +436,13 @@ def radius(
     show_default=True,
     help="How many PI explanations (shortest first).",
 )
-@click.option("--engine", type=click.Choice(["bdd", "sat"]), default="bdd", show_default=True)
+@click.option(
+    "--engine",
+    type=click.Choice(FIND_ENGINES),
+    default="auto",
+    show_default=True,
+    help="bdd: every kind; sat / enum: one PI explanation by deletion; auto: bdd.",
+)
 @click.option("--png", type=click.Path(), help="Draw the input with the explanations marked.")
 @click.option(
     "--dot",
@@ -454,7 +467,13 @@ def explain(
     if radius is not None or free_file is not None:
         region = build_region(net, input_file, radius, free_file)
     res = explain_decision(
-        net, center, region, kind=kind, count=k, engine=engine, timeout=timeout, max_nodes=max_nodes
+        net,
+        region or Region.everything(center),
+        kind=kind,
+        count=k,
+        engine=engine,
+        timeout=timeout,
+        max_nodes=max_nodes,
     )
     out = res.to_json() | {"model": _model_name(net)}
     if png and res.status == "ok":
@@ -470,7 +489,7 @@ def explain(
         import networkx as nx
 
         graph = class_graph(
-            net, region or Region.hamming(center, len(center)), timeout=timeout, max_nodes=max_nodes
+            net, region or Region.everything(center), timeout=timeout, max_nodes=max_nodes
         )
         if str(dot).endswith(".graphml"):
             nx.write_graphml(graph, dot)
@@ -674,7 +693,7 @@ def dataset_input(index, size, model, threshold, split, data_dir, out) -> None:
 @click.option("--exhaustive", is_flag=True, help="Enumerate the whole region (exact match).")
 @click.option(
     "--engine",
-    type=click.Choice(["bdd", "enum", "auto"]),
+    type=click.Choice(EXACT_COUNT_ENGINES),
     default="bdd",
     show_default=True,
     help="The formal engine to check.",
@@ -900,11 +919,6 @@ def info(model, as_json) -> None:
 
     _emit(out, as_json, human)
 
-
-def _describe(region: Region) -> str:
-    if region.kind == "hamming":
-        return f"Hamming ball, radius {region.radius} ({region.size} inputs)"
-    return f"{len(region.free)} free pixels, at most {region.radius} flips ({region.size} inputs)"
 
 
 if __name__ == "__main__":  # pragma: no cover

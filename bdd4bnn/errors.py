@@ -11,6 +11,7 @@ __all__ = [
     "InputError",
     "RegionError",
     "LimitReached",
+    "EngineError",
 ]
 
 
@@ -32,9 +33,17 @@ class RegionError(Bdd4bnnError):
     """A region (radius, free set) does not fit the model or the input."""
 
 
-class LimitReached(Exception):
-    """Internal signal: a time or BDD-node limit was hit. Analyses turn it into 'unknown'."""
+class EngineError(Bdd4bnnError):
+    """An unknown engine, or an engine asked a question it cannot answer (its capabilities)."""
 
-    def __init__(self, reason: str) -> None:
+
+class LimitReached(Exception):
+    """Internal signal: a time or BDD-node limit was hit. Analyses turn it into 'unknown'.
+
+    ``kind`` is "time" or "nodes" (automatic fallbacks depend on it, never on the wording).
+    """
+
+    def __init__(self, reason: str, kind: str = "time") -> None:
         super().__init__(reason)
         self.reason = reason
+        self.kind = kind

@@ -30,6 +30,16 @@ class Budget:
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
 
+    def remaining(self) -> float | None:
+        """Return the seconds left (None without a timeout); raise :class:`LimitReached` when
+        none are."""
+        if self.timeout is None:
+            return None
+        left = self.timeout - self.elapsed()
+        if left <= 0:
+            raise LimitReached(f"timeout: {self.timeout:g} s exceeded")
+        return left
+
     def check(self) -> None:
         """Raise :class:`LimitReached` if the time or node limit is exceeded."""
         if self.timeout is not None and time.perf_counter() - self.started > self.timeout:
@@ -41,7 +51,9 @@ class Budget:
             if n > self.peak_nodes:
                 self.peak_nodes = n
             if self.max_nodes is not None and n > self.max_nodes:
-                raise LimitReached(f"node limit: {n} live BDD nodes > {self.max_nodes}")
+                raise LimitReached(
+                    f"node limit: {n} live BDD nodes > {self.max_nodes}", kind="nodes"
+                )
 
 
 def call_within(budget: Budget, fn: Callable[[], Any]) -> Any:
@@ -54,9 +66,7 @@ def call_within(budget: Budget, fn: Callable[[], Any]) -> Any:
         return fn()
     import multiprocessing as mp
 
-    left = budget.timeout - budget.elapsed()
-    if left <= 0:
-        raise LimitReached(f"timeout: {budget.timeout:g} s exceeded")
+    left = budget.remaining()
     ctx = mp.get_context("fork")
     recv, send = ctx.Pipe(duplex=False)
 

@@ -52,6 +52,50 @@ class Region:
         _check_radius(r, len(s), "the free-set size")
         return cls(u, tuple(s), int(r), "fixed")
 
+    @classmethod
+    def everything(cls, center: Sequence[int] | np.ndarray) -> Region:
+        """Return every input (the Hamming ball of radius n around ``center``).
+
+        >>> Region.everything([1, -1, 1]).size
+        8
+        """
+        u = _center(center)
+        return cls.hamming(u, len(u))
+
+    @classmethod
+    def from_dict(cls, center: Sequence[int] | np.ndarray, doc: Any) -> Region:
+        """Return the region a :meth:`describe` dict gives around ``center``.
+
+        >>> r = Region.fixed([1, 1, -1, 1], [0, 2], 1)
+        >>> Region.from_dict(r.center, r.describe()).describe() == r.describe()
+        True
+        """
+        if not isinstance(doc, dict) or doc.get("kind") not in ("hamming", "fixed"):
+            raise RegionError("region: expected {'kind': 'hamming' | 'fixed', ...}")
+        if doc["kind"] == "hamming":
+            return cls.hamming(center, doc.get("radius"))
+        free = doc.get("free")
+        if not isinstance(free, list) or not all(
+            isinstance(i, int) and not isinstance(i, bool) for i in free
+        ):
+            raise RegionError("region: 'free' must be a list of integers")
+        return cls.fixed(center, free, doc.get("radius"))
+
+    def with_radius(self, radius: int) -> Region:
+        """Return the same region with another radius (0 ≤ radius ≤ number of free pixels)."""
+        _check_radius(radius, len(self.free), "the free pixels")
+        return Region(self.center, self.free, int(radius), self.kind)
+
+    def within(self, envelope: Region) -> bool:
+        """Return whether every input of this region lies in ``envelope`` (same centre, free
+        pixels a subset, radius at most the envelope's)."""
+        return (
+            self.n == envelope.n
+            and bool((self.center == envelope.center).all())
+            and set(self.free) <= set(envelope.free)
+            and self.radius <= envelope.radius
+        )
+
     @property
     def n(self) -> int:
         return int(self.center.shape[0])
@@ -147,11 +191,23 @@ class Region:
         return out
 
     def describe(self) -> dict[str, Any]:
-        """Return a JSON-ready description."""
+        """Return a JSON-ready description (``kind``, ``radius``, ``size``, ``free``)."""
         d: dict[str, Any] = {"kind": self.kind, "radius": self.radius, "size": self.size}
         if self.kind == "fixed":
             d["free"] = list(self.free)
         return d
+
+    def summary(self) -> str:
+        """Return a one-line description for people.
+
+        >>> Region.hamming([1, -1, 1, 1], 2).summary()
+        'Hamming ball, radius 2 (11 inputs)'
+        """
+        if self.kind == "hamming":
+            return f"Hamming ball, radius {self.radius} ({self.size} inputs)"
+        return (
+            f"{len(self.free)} free pixels, at most {self.radius} flips ({self.size} inputs)"
+        )
 
 
 def _center(center: Sequence[int] | np.ndarray) -> np.ndarray:

@@ -6,7 +6,7 @@
 A1–A5 are the queries of the performance issue; "BNNQuanalyst" is its published time on this
 kind of machine, "naive enum" a plain reference-inference enumeration (the issue's baseline,
 measured here in the same run). "bdd" is ``--engine bdd`` (top-down compilation, see
-:mod:`bdd4bnn.encoders.topdown`), "bottom-up" the same BDDs composed block by block (the
+:mod:`bdd4bnn.engines.bdd.topdown`), "bottom-up" the same BDDs composed block by block (the
 construction before it, once, within ``--timeout``). Times are the `seconds` field, median of
 ``--repeats``; peak memory is the growth of the process's resident memory during the query,
 sampled every 2 ms (tracemalloc for Python objects is not enough: CUDD and torch allocate
@@ -34,9 +34,9 @@ import numpy as np
 
 from bdd4bnn import Region, load_input, load_model
 from bdd4bnn.analyses import count, radius
-from bdd4bnn.analyses.enumeration import enum_counts
-from bdd4bnn.analyses.subtree import cpus as subtree_cpus
-from bdd4bnn.analyses.subtree import subtree_counts
+from bdd4bnn.engines.enum.stream import enum_counts
+from bdd4bnn.engines.enum.subtree import cpus as subtree_cpus
+from bdd4bnn.engines.enum.subtree import subtree_counts
 from bdd4bnn.semantics import classify
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -131,7 +131,7 @@ def timed(fn):
 
 def bottom_up(model, region, timeout):
     """Return (seconds or None past the timeout, per-class counts) of bottom-up composition."""
-    from bdd4bnn.analyses.compile import compile_region
+    from bdd4bnn.engines.bdd.compile import compile_region
     from bdd4bnn.limits import Budget
 
     def counts():
@@ -264,7 +264,7 @@ def run(args: argparse.Namespace) -> None:
         for r in (1, 2):
             res = count(m, Region.hamming(u, r))
             emit(f"| quick | r={r} | {res.engine} | {res.seconds:.4f} |")
-        emit(f"| quick | radius | {radius(m, u).radius} |")
+        emit(f"| quick | radius | {radius(m, Region.everything(u)).radius} |")
         region = Region.hamming(u, 3)
         top = count(m, region, engine="bdd")
         t_up, up = bottom_up(m, region, args.timeout)
@@ -285,9 +285,13 @@ def run(args: argparse.Namespace) -> None:
         u = load_input(PEERS / "inputs" / f"{inst}.txt", model.input_size)
         t_up = t_naive = None
         if spec[0] == "radius":
-            t_auto, res, mem = measure(lambda m=model, c=u: radius(m, c), args.repeats)
+            t_auto, res, mem = measure(
+                lambda m=model, c=u: radius(m, Region.everything(c)), args.repeats
+            )
             t_bdd, rb, _ = measure(
-                lambda m=model, c=u: radius(m, c, engine="bdd", timeout=args.timeout),
+                lambda m=model, c=u: radius(
+                    m, Region.everything(c), engine="bdd", timeout=args.timeout
+                ),
                 args.repeats,
             )
             if rb.status == "ok" and rb.radius != res.radius:

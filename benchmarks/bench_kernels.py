@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from bdd4bnn import load_model
-from bdd4bnn.analyses.enumeration import macs
+from bdd4bnn.engines.enum.stream import macs
 from bdd4bnn.kernels import predict
 from bdd4bnn.kernels.predict import default_path
 from bdd4bnn.semantics import classify

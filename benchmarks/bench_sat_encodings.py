@@ -14,8 +14,8 @@ import time
 from bench_engines import PEERS, quick_models  # noqa: E402
 
 from bdd4bnn import Region, load_input, load_model
-from bdd4bnn.analyses.sat import SatSession
 from bdd4bnn.encoders.cnf import ENCODINGS
+from bdd4bnn.engines.sat.session import SatSession
 from bdd4bnn.semantics import classify
 
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bdd4bnn.encoders.bdd import BddEngine, available_backends
+from bdd4bnn.encoders.bdd import BddManager, available_backends
 from bdd4bnn.encoders.constraints import Card
 from bdd4bnn.region import Region
 
@@ -34,7 +34,7 @@ def test_cudd_backend_is_available():
 @pytest.mark.parametrize("n,k", [(1, 0), (1, 1), (5, 2), (7, 7), (7, 0), (6, 8), (10, 4)])
 def test_region_rest_counts_binomials(backend, n, k):
     """At most n − k flips from the all-true input: at least k of n variables true."""
-    eng = BddEngine(n, backend)
+    eng = BddManager(n, backend)
     u = eng.region_rest(Region.hamming(np.ones(n, dtype=int), n), 0, n - k)
     assert eng.count(u) == sum(math.comb(n, j) for j in range(max(k, 0), n + 1))
 
@@ -46,7 +46,7 @@ def test_region_rest_is_the_flip_budget_on_a_suffix(data):
     center = np.array(data.draw(st.lists(st.sampled_from([-1, 1]), min_size=n, max_size=n)))
     free = sorted(data.draw(st.sets(st.integers(0, n - 1))))
     region = Region.fixed(center, free, data.draw(st.integers(0, len(free))))
-    eng = BddEngine(n, data.draw(st.sampled_from(BACKENDS)))
+    eng = BddManager(n, data.draw(st.sampled_from(BACKENDS)))
     x = np.array(list(itertools.product([-1, 1], repeat=n)))
     for d in range(len(free) + 1):  # later calls reuse the grid the first ones built
         for b in range(-1, len(free) - d + 2):
@@ -57,7 +57,7 @@ def test_region_rest_is_the_flip_budget_on_a_suffix(data):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_exact_count_above_two_to_the_53(backend):
     n, r = 784, 8
-    eng = BddEngine(n, backend)
+    eng = BddManager(n, backend)
     center = np.where(np.arange(n) % 3 == 0, 1, -1)
     region = Region.hamming(center, r)
     got = eng.count(eng.region_bdd(region))
@@ -79,7 +79,7 @@ def test_card_in_region_equals_card_on_region(data):
     free = sorted(data.draw(st.sets(st.integers(0, n - 1))))
     region = Region.fixed(center, free, data.draw(st.integers(0, len(free))))
     backend = data.draw(st.sampled_from(BACKENDS))
-    eng = BddEngine(n, backend)
+    eng = BddManager(n, backend)
     u = eng.card_in_region(card, region)
     x = np.array(list(itertools.product([-1, 1], repeat=n)))
     inside = region.contains(x)
@@ -91,7 +91,7 @@ def test_card_in_region_equals_card_on_region(data):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_card_of_functions_is_composition(backend):
     n = 4
-    eng = BddEngine(n, backend)
+    eng = BddManager(n, backend)
     g = [eng.var(0) & eng.var(1), eng.var(2) | eng.var(3), ~eng.var(0)]
     card = Card((0, 1, 2), (True, False, True), 2)
     u = eng.card_of(card, g)

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 
 from bdd4bnn import Region
 from bdd4bnn.analyses import count, radius, verify
-from bdd4bnn.analyses.approx import class_cnf
+from bdd4bnn.engines.approx.counter import class_cnf
 from bdd4bnn.model import BNN
 
 from .conftest import (
@@ -93,7 +93,7 @@ def test_radius_equals_brute_force(model):
     center = np.array([(-1) ** (i // 2) for i in range(model.input_size)])
     want = brute_radius(model, center)
     for engine in ("auto", "sat", "enum", "bdd"):
-        res = radius(model, center, engine=engine)
+        res = radius(model, Region.everything(center), engine=engine)
         assert res.radius == want, engine
         assert res.max_reached == (want == model.input_size)
         if not res.max_reached:
@@ -109,12 +109,14 @@ def test_radius_with_epsilon_equals_brute_force(model):
     for eps in (0.1, 0.3):
         want = brute_radius(model, center, eps)
         for engine in ("enum", "bdd"):
-            assert radius(model, center, epsilon=eps, engine=engine).radius == want
+            assert (
+                radius(model, Region.everything(center), epsilon=eps, engine=engine).radius == want
+            )
 
 
 def test_radius_max_bound():
     model = BNN.build(6, [{"weight": [[1] * 6], "bias": [100.0]}], {"weight": [[1], [-1]]})
-    res = radius(model, np.ones(6, dtype=int), max_radius=3)
+    res = radius(model, Region.hamming(np.ones(6, dtype=int), 3))
     assert res.radius == 3 and res.max_reached  # constant model: never fails
 
 
@@ -187,7 +189,7 @@ def test_sat_and_enum_limits_give_unknown():
     center = rng.choice([-1, 1], 200)
     res = count(model, Region.hamming(center, 4), engine="enum", timeout=0.01)
     assert res.status == "unknown" and "timeout" in res.reason
-    res = radius(model, center, engine="enum", timeout=0.01, max_radius=4)
+    res = radius(model, Region.hamming(center, 4), engine="enum", timeout=0.01)
     assert res.status in ("unknown", "ok")  # may finish if ring 1 already fails
     assert math.comb(200, 4) > 10**7
 
@@ -200,7 +202,7 @@ def test_radius_on_bnnquanalyst_a5(engine):
 
     model = load_model(need_shared("peers", "bnnquanalyst", "models", "mnist_bnn_1_blk_100_100_10"))
     u = load_input(need_shared("peers", "bnnquanalyst", "inputs", "instance_1_100.txt"), 100)
-    assert radius(model, u, engine=engine).radius == 1
+    assert radius(model, Region.everything(u), engine=engine).radius == 1
 
 
 def test_sat_timeout_covers_encoding():
@@ -231,7 +233,7 @@ def test_sat_timeout_path_solves_when_time_suffices():
 @given(bnn_and_region(max_inputs=10))
 def test_enumeration_fast_path_equals_brute_force(case):
     """The int8 path (normally only for regions over 20,000 inputs) forced on small ones."""
-    from bdd4bnn.analyses import enumeration
+    from bdd4bnn.engines.enum import stream as enumeration
 
     model, center, free, r, kind = case
     region = make_region(center, free, r, kind)

@@ -48,14 +48,14 @@ def test_explanations_by_brute_force(case):
     )
     label, minimal, essential = brute(model, center, free, radius)
     necessary = sorted(set.intersection(*minimal)) if minimal else []
-    res = explain(model, center, region, kind="pi", count=1000)
+    res = explain(model, region, kind="pi", count=1000)
     assert res.label == label
     assert sorted(map(tuple, res.explanations)) == sorted(tuple(sorted(m)) for m in minimal)
     assert res.num_explanations == len(minimal)
     assert res.essential == essential and res.necessary == necessary
-    short = explain(model, center, region, kind="shortest").explanations[0]
+    short = explain(model, region, kind="shortest").explanations[0]
     assert len(short) == min(len(m) for m in minimal) and set(short) in minimal
-    sat = explain(model, center, region, kind="pi", engine="sat")
+    sat = explain(model, region, kind="pi", engine="sat")
     assert set(sat.explanations[0]) in minimal  # sufficient and prime
     assert sat.essential == essential and sat.necessary == necessary
     for e, v in zip(res.explanations, res.values, strict=True):
@@ -73,7 +73,7 @@ def test_explanations_over_all_inputs():
     )
     center = rng.choice([-1, 1], 6)
     label, minimal, essential = brute(model, center, list(range(6)), 6)
-    res = explain(model, center, None, count=100)
+    res = explain(model, Region.everything(center), count=100)
     assert sorted(map(tuple, res.explanations)) == sorted(tuple(sorted(m)) for m in minimal)
     assert res.essential == essential
 
@@ -87,7 +87,7 @@ def test_bnnquanalyst_explanations_checked_by_bdd_and_sat():
     )
     u = load_input(need_shared("peers", "bnnquanalyst", "inputs", "instance_0_100.txt"), 100)
     region = Region.hamming(u, 2)
-    res = explain(model, u, region, kind="pi", count=3)
+    res = explain(model, region, kind="pi", count=3)
     assert res.status == "ok" and len(res.explanations) == 3 and res.num_explanations >= 3
     for e in res.explanations:
         rest = [i for i in range(100) if i not in e]

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bdd4bnn import Region
-from bdd4bnn.analyses import crosscheck as crosscheck_module
+from bdd4bnn.engines.bdd import BddPrepared
 from bdd4bnn.analyses.crosscheck import crosscheck, wilson
 from bdd4bnn.kernels import block_thresholds, pack_bits, predict, unpack_bits
 from bdd4bnn.kernels.triton_xnor import available as have_triton
@@ -156,14 +156,13 @@ def test_crosscheck_exhaustive_and_sampled_are_consistent():
 
 def test_crosscheck_detects_a_wrong_formal_answer(monkeypatch):
     model, region = small_case()
-    real = crosscheck_module.count
+    real = BddPrepared.counts
 
     def wrong(*args, **kwargs):
-        res = real(*args, **kwargs)
-        res.per_class = [res.per_class[0] + 200, res.per_class[1] - 200, res.per_class[2]]
-        return res
+        got = real(*args, **kwargs)
+        return [got[0] + 200, got[1] - 200, got[2]]
 
-    monkeypatch.setattr(crosscheck_module, "count", wrong)
+    monkeypatch.setattr(BddPrepared, "counts", wrong)
     assert crosscheck(model, region, exhaustive=True).consistent is False
     assert crosscheck(model, region, samples=20000).consistent is False
 

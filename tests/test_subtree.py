@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from bdd4bnn import Region, load_input, load_model
 from bdd4bnn.analyses import count
-from bdd4bnn.analyses.enumeration import enum_counts, uses_subtree
-from bdd4bnn.analyses.subtree import subtree_counts
+from bdd4bnn.engines.enum.stream import enum_counts, uses_subtree
+from bdd4bnn.engines.enum.subtree import subtree_counts
 from bdd4bnn.errors import LimitReached
 from bdd4bnn.limits import Budget
 from bdd4bnn.model import BNN

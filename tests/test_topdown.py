@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 
 from bdd4bnn import Region, count, load_input, load_model, verify
-from bdd4bnn.analyses.compile import compile_region
-from bdd4bnn.analyses.subtree import subtree_counts
+from bdd4bnn.engines.bdd.compile import compile_region
+from bdd4bnn.engines.enum.subtree import subtree_counts
 from bdd4bnn.errors import LimitReached
 from bdd4bnn.limits import Budget
 from bdd4bnn.model import BNN
@@ -105,14 +105,14 @@ def test_bnnquanalyst_queries_equal_the_subtree_walk(name, instance, radius):
 
 
 def test_auto_gives_up_on_a_slow_expansion():
-    from bdd4bnn.analyses.propagate import propagate
-    from bdd4bnn.encoders import topdown
-    from bdd4bnn.encoders.bdd import BddEngine
+    from bdd4bnn.engines.bdd import topdown
+    from bdd4bnn.encoders.bdd import BddManager
+    from bdd4bnn.encoders.propagate import propagate
 
     model, region = _wide_model()
     region = Region.hamming(region.center, 20)  # far more than one slice of undecided nodes
     prop = propagate(model, region)
-    eng = BddEngine(model.input_size)
+    eng = BddManager(model.input_size)
     stats: dict[str, int] = {}
     got = topdown.compile_classes(
         prop.blocks, prop.classes, prop.known[0], region, eng, Budget(), stats=stats, seconds=0.0

@@ -3,56 +3,26 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-from ..errors import LimitReached, RegionError
-from ..limits import Budget, call_within
+from ..engines import Capability, Options
+from ..engines import choose as choose_engine
+from ..errors import LimitReached
+from ..limits import Budget
 from ..model import BNN
 from ..region import Region
 from ..semantics import classify
-from . import approx
-from .compile import compile_region
-from .engines import BDD_NODE_CEILING, COUNT_ENGINES, choose_count
-from .enumeration import enum_counts
+from .common import Engines, Progress, adversarial_classes, as_progress, check_limits, check_targets
 from .results import CountResult
 
-__all__ = ["count", "check_targets", "adversarial_classes"]
+__all__ = ["count"]
 
 
-def check_targets(model: BNN, targets: Sequence[int] | None) -> list[int] | None:
-    """Validate target classes (None means every class)."""
-    if targets is None:
-        return None
-    out = sorted({int(t) for t in targets})
-    bad = [t for t in out if not 0 <= t < model.num_classes]
-    if bad:
-        raise RegionError(f"target class {bad[0]} out of range 0..{model.num_classes - 1}")
-    return out
-
-
-def adversarial_classes(label: int, num_classes: int, targets: list[int] | None) -> list[int]:
-    """Return the classes that count as adversarial."""
-    classes = range(num_classes) if targets is None else targets
-    return [c for c in classes if c != label]
-
-
-def bdd_counts(
-    model: BNN,
-    region: Region,
-    budget: Budget,
-    backend: str = "auto",
-    progress: Callable[[int], None] | None = None,
-) -> tuple[list[int], str]:
-    """Return exact per-class counts from per-class BDDs and how the BDDs were built (raises
-    LimitReached)."""
-    comp = compile_region(model, region, budget=budget, backend=backend, progress=progress)
-    out = []
-    for c in range(model.num_classes):
-        out.append(comp.class_count(c))
-        if progress:
-            progress(1)
-    budget.peak_nodes = max(budget.peak_nodes, comp.engine.node_count())
-    return out, comp.construction()
+def _work(model: BNN, region: Region, engine: str) -> tuple[int, str]:
+    """Return (total, unit) of the progress an engine reports while counting."""
+    if engine == "enum":
+        return region.size, "input"
+    return sum(b.out_size for b in model.blocks) + model.num_classes, "step"
 
 
 def count(
@@ -63,60 +33,68 @@ def count(
     engine: str = "auto",
     timeout: float | None = None,
     max_nodes: int | None = None,
+    progress: Progress | None = None,
     backend: str = "auto",
-    progress: Callable[[int], None] | None = None,
     epsilon: float = 0.8,
     delta: float = 0.2,
     seed: int = 1,
 ) -> CountResult:
     """Count the inputs of ``region`` per predicted class.
 
-    ``engine``: "bdd" (exact), "enum" (exact, streaming inference), "approx" (ApproxMC,
-    (ε, δ) estimates) or "auto" (see :mod:`bdd4bnn.analyses.engines`). ``adversarial``
-    counts inputs classified differently from the centre (only as ``targets`` when given).
-    Exact per-class counts are checked to sum to the region's size.
+    ``engine``: any registered engine that counts (``bdd4bnn.engines.names(COUNT)``) or
+    "auto" (:mod:`bdd4bnn.engines.choose`). ``adversarial`` counts inputs classified
+    differently from the centre (only as ``targets`` when given). Exact per-class counts are
+    checked to sum to the region's size. ``epsilon``, ``delta``, ``seed``: ApproxMC's.
+
+    >>> from bdd4bnn import Region, count, load_model
+    >>> net = load_model("models/mnist_10x10_100-50-20-10.json")
+    >>> x = [1] * 100
+    >>> res = count(net, Region.hamming(x, 1), engine="bdd")
+    >>> res.total, sum(res.per_class), res.exact
+    (101, 101, True)
     """
-    if engine not in COUNT_ENGINES:
-        raise ValueError(f"unknown engine {engine!r}; choose from {COUNT_ENGINES}")
+    check_limits(timeout, max_nodes)
     t0 = time.perf_counter()
     tg = check_targets(model, targets)
     label = int(classify(model, region.center))
     budget = Budget(timeout, max_nodes)
-    reason = None
-    if engine == "auto":
-        engine, reason = choose_count(model, region)
-        if engine == "bdd" and max_nodes is None and approx.available():
-            budget.max_nodes = BDD_NODE_CEILING
+    choice = choose_engine.for_count(model, region, engine)
+    if choice.node_ceiling is not None and max_nodes is None:
+        budget.max_nodes = choice.node_ceiling
+    bar = as_progress(progress)
     base = dict(label=label, total=region.size, targets=tg, region=region.describe())
-    exact = engine != "approx"
-    try:
+    options = Options(backend=backend, epsilon=epsilon, delta=delta, seed=seed)
+    reason = choice.reason
+    with Engines(model, budget, options) as engines:
         try:
-            if engine == "enum":
-                if hasattr(progress, "start"):  # the CLI bar counts inputs here
-                    progress.start(region.size, "input")
-                per_class = enum_counts(model, region, budget=budget, progress=progress)
-            elif engine == "bdd":
-                per_class, how = bdd_counts(model, region, budget, backend, progress)
-                reason = f"{reason}; {how}" if reason else how
-            else:
-                per_class = approx_checked(model, region, epsilon, delta, seed, budget)
+            try:
+                bar.start(*_work(model, region, choice.engine))
+                prepared = engines.prepare(choice.engine, region, Capability.COUNT, progress=bar)
+                per_class = prepared.counts(progress=bar)
+                if prepared.construction:
+                    reason = (
+                        f"{reason}; {prepared.construction}" if reason else prepared.construction
+                    )
+            except LimitReached as exc:
+                fallback = choose_engine.count_fallback(choice, exc.kind, max_nodes)
+                if fallback is None:
+                    raise
+                choice, reason = fallback, fallback.reason
+                per_class = engines.prepare(choice.engine, region, Capability.COUNT).counts()
         except LimitReached as exc:
-            fallback = reason is not None and "node limit" in exc.reason and max_nodes is None
-            if not fallback:
-                raise
-            engine, exact = "approx", False
-            reason = f"{reason}; BDDs passed {BDD_NODE_CEILING} nodes: approximate counting"
-            per_class = approx_checked(model, region, epsilon, delta, seed, budget)
-    except LimitReached as exc:
-        return CountResult(
-            status="unknown",
-            reason=exc.reason,
-            engine=engine,
-            engine_reason=reason,
-            seconds=time.perf_counter() - t0,
-            peak_nodes=budget.peak_nodes,
-            **base,
-        )
+            return CountResult(
+                status="unknown",
+                reason=exc.reason,
+                engine=choice.engine,
+                engine_reason=reason,
+                exact=False,
+                seconds=time.perf_counter() - t0,
+                peak_nodes=budget.peak_nodes,
+                **base,
+            )
+    from ..engines import REGISTRY
+
+    exact = REGISTRY[choice.engine].can(Capability.EXACT)
     if exact and sum(per_class) != region.size:  # pragma: no cover - an internal invariant
         raise AssertionError(f"per-class counts sum to {sum(per_class)}, not {region.size}")
     adv = sum(per_class[c] for c in adversarial_classes(label, model.num_classes, tg))
@@ -126,25 +104,11 @@ def count(
         adversarial=adv,
         robust=adv == 0,
         seconds=time.perf_counter() - t0,
-        engine=engine,
+        engine=choice.engine,
         engine_reason=reason,
         exact=exact,
         epsilon=None if exact else epsilon,
         delta=None if exact else delta,
         peak_nodes=budget.peak_nodes,
         **base,
-    )
-
-
-def approx_checked(
-    model: BNN, region: Region, epsilon: float, delta: float, seed: int, budget: Budget
-):
-    """Run ApproxMC within the budget's time, with a clear error when it is not installed."""
-    if not approx.available():
-        raise RegionError("the approximate engine needs pyapproxmc: pip install 'bdd4bnn[approx]'")
-    if not (0 < epsilon and 0 < delta < 1):
-        raise RegionError(f"epsilon must be > 0 and delta in (0, 1), got {epsilon}, {delta}")
-    return call_within(
-        budget,
-        lambda: approx.approx_counts(model, region, epsilon=epsilon, delta=delta, seed=seed),
     )

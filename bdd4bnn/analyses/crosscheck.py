@@ -17,9 +17,14 @@ from typing import Any
 
 import numpy as np
 
+from ..engines import Capability
+from ..engines import choose as choose_engine
+from ..errors import LimitReached, RegionError
+from ..limits import Budget
 from ..model import BNN
 from ..region import Region
-from .count import count
+from ..semantics import classify
+from .common import Engines, check_limits
 
 __all__ = ["CrossCheckResult", "crosscheck", "wilson"]
 
@@ -70,25 +75,55 @@ def crosscheck(
     timeout: float | None = None,
     max_nodes: int | None = None,
 ) -> CrossCheckResult:
-    """Compare the formal per-class counts with concrete inference (see the module doc)."""
+    """Compare the formal per-class counts with concrete inference (see the module doc).
+
+    >>> from bdd4bnn import Region, crosscheck, load_input, load_model
+    >>> net = load_model("models/mnist_10x10_100-50-20-10.json")
+    >>> x = load_input("examples/mnist_test_0_10x10.txt", 100)
+    >>> crosscheck(net, Region.hamming(x, 2), exhaustive=True, path="float32").consistent
+    True
+    """
     from ..kernels import predict
     from ..kernels.predict import default_path
 
+    check_limits(timeout, max_nodes)
     if exhaustive == (samples is not None):
-        raise ValueError("give exactly one of samples or exhaustive")
+        raise RegionError("give exactly one of samples or exhaustive")
+    if samples is not None and (
+        isinstance(samples, bool) or not isinstance(samples, int) or samples < 1
+    ):
+        raise RegionError(f"samples: expected an integer >= 1, got {samples!r}")
+    if (
+        isinstance(confidence, bool)
+        or not isinstance(confidence, float | int)
+        or not 0 < confidence < 1
+    ):
+        raise RegionError(f"confidence: must lie in (0, 1), got {confidence!r}")
     used_path = default_path() if path == "auto" else path
-    formal = count(model, region, engine=engine, timeout=timeout, max_nodes=max_nodes)
+    choice = choose_engine.for_count(model, region, engine)
+    budget = Budget(timeout, max_nodes)
+    t_formal = time.perf_counter()
+    per_class, status, reason = None, "ok", None
+    try:
+        with Engines(model, budget) as engines:
+            per_class = engines.prepare(
+                choice.engine, region, Capability.COUNT, Capability.EXACT
+            ).counts()
+    except LimitReached as exc:
+        status, reason = "unknown", exc.reason
     res = CrossCheckResult(
-        status=formal.status,
-        label=formal.label,
+        status=status,
+        label=int(classify(model, region.center)),
         total=region.size,
         mode="exhaustive" if exhaustive else "samples",
-        formal=formal.per_class,
-        engine=formal.engine,
+        formal=per_class,
+        engine=choice.engine,
         path=used_path,
-        formal_seconds=formal.seconds,
-        reason=formal.reason,
+        formal_seconds=time.perf_counter() - t_formal,
+        reason=reason,
     )
+    if per_class is None:
+        return res
     c = model.num_classes
     t0 = time.perf_counter()
     observed = np.zeros(c, dtype=np.int64)
@@ -104,16 +139,14 @@ def crosscheck(
         res.samples = samples
     res.concrete_seconds = time.perf_counter() - t0
     res.observed = [int(v) for v in observed]
-    if formal.per_class is None:
-        return res
     if exhaustive:
-        res.consistent = res.observed == formal.per_class
+        res.consistent = res.observed == per_class
     else:
         z = NormalDist().inv_cdf(1 - (1 - confidence) / (2 * c))
         res.confidence = confidence
         res.intervals = [list(wilson(int(o), res.samples, z)) for o in observed]
         res.consistent = all(
             lo <= f / region.size <= hi
-            for (lo, hi), f in zip(res.intervals, formal.per_class, strict=True)
+            for (lo, hi), f in zip(res.intervals, per_class, strict=True)
         )
     return res

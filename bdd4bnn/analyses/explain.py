@@ -14,8 +14,8 @@ the shortest explanation is a minimum-weight path of Suff. A pixel is *necessary
 PI explanation) iff dropping it alone from all pixels is insufficient, and *essential* iff
 every input of R classified c agrees with u on it (the literals implied by the class BDD).
 
-SAT engine (for regions whose BDDs are too big): a PI explanation by deletion, one
-incremental query per pixel; essential pixels by one query each.
+Any engine that finds inputs (SAT, enumeration; for regions whose BDDs are too big): a PI
+explanation by deletion, one query per pixel; essential pixels by one query each.
 """
 
 from __future__ import annotations
@@ -26,15 +26,14 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import numpy as np
-
+from ..engines import Capability, Options, get
+from ..engines import choose as choose_engine
 from ..errors import LimitReached, RegionError
 from ..limits import Budget
 from ..model import BNN
 from ..region import Region
 from ..semantics import classify
-from .compile import compile_region
-from .sat import DEFAULT_SOLVER, SatSession
+from .common import Engines, Progress, as_progress, check_limits
 
 __all__ = ["ExplainResult", "explain", "class_graph", "KINDS"]
 
@@ -86,17 +85,17 @@ class _Explainer:
 
 
 class _BddExplainer(_Explainer):
-    def __init__(self, model, region, label, budget, backend="auto"):
-        self.comp = compile_region(model, region, budget=budget, backend=backend)
+    def __init__(self, prepared: Any, label: int) -> None:
+        self.comp = prepared.compiled
         self.eng = self.comp.engine
-        self.region = region
+        self.region = region = prepared.envelope
         self.free = list(region.free)
         self.center = region.center
-        self.f = self.comp.class_bdd(label)  # class ∧ region
+        self.f = prepared.class_function(label)  # class ∧ region
         self.bad = self.comp.region_bdd & ~self.f
         self.s = self.eng.selectors()
         self.suff = ~self._project(self.bad)
-        budget.check()
+        prepared.budget.check()
 
     def _project(self, g):
         eng, s, center = self.eng, self.s, self.center
@@ -180,92 +179,94 @@ class _BddExplainer(_Explainer):
         return out
 
 
-class _SatExplainer(_Explainer):
-    def __init__(self, model, region, label, solver, budget):
-        self.session = SatSession(model, region, solver=solver, budget=budget)
-        self.model, self.region, self.label, self.budget = model, region, label, budget
-        self.free = list(region.free)
-        self.others = [c for c in range(model.num_classes) if c != label]
+class _FindExplainer(_Explainer):
+    """Explanations from any engine that finds inputs (one PI explanation by deletion)."""
 
-    def _left(self):
-        t = self.budget.timeout
-        return None if t is None else t - self.budget.elapsed()
+    def __init__(self, prepared: Any, label: int) -> None:
+        self.prepared = prepared
+        self.region = prepared.envelope
+        self.label = label
+        self.free = list(self.region.free)
+        self.others = [c for c in range(prepared.model.num_classes) if c != label]
 
     def sufficient(self, keep: set[int]) -> bool:
         free = [i for i in self.region.free if i not in keep]
         sub = Region.fixed(self.region.center, free, min(self.region.radius, len(free)))
-        return self.session.find(sub, self.others, timeout=self._left()) is None
+        return self.prepared.find(sub, self.others) is None
 
     def essential(self) -> list[int]:
-        out = []
-        for i in self.free:
-            x = self.session.find(self.region, [self.label], timeout=self._left(), flip=[i])
-            if x is None:
-                out.append(i)
-        return out
-
-    def close(self):
-        self.session.close()
+        return [i for i in self.free if self.prepared.find(None, [self.label], flip=[i]) is None]
 
 
 def explain(
     model: BNN,
-    center: np.ndarray,
-    region: Region | None = None,
+    region: Region,
     *,
     kind: str = "pi",
     count: int = 1,
-    engine: str = "bdd",
+    engine: str = "auto",
     timeout: float | None = None,
     max_nodes: int | None = None,
-    solver: str = DEFAULT_SOLVER,
+    progress: Progress | None = None,
+    solver: str = "glucose4",
     backend: str = "auto",
 ) -> ExplainResult:
-    """Explain the class of ``center`` within ``region`` (all inputs when None).
+    """Explain the class of ``region.center`` within ``region`` (:meth:`Region.everything`
+    for all inputs).
 
     ``kind``: "pi" (up to ``count`` PI explanations, shortest first), "shortest" (a minimum
-    one) or "essential" (essential and necessary pixels only). ``engine``: "bdd" or "sat"
-    (SAT gives one PI explanation by deletion; "shortest" and ``count`` > 1 need BDDs).
+    one) or "essential" (essential and necessary pixels only). ``engine``: "bdd" (every kind),
+    any other engine that finds inputs (one PI explanation by deletion), or "auto".
+
+    >>> from bdd4bnn import Region, explain, load_model
+    >>> net = load_model("models/mnist_10x10_100-50-20-10.json")
+    >>> res = explain(net, Region.fixed([1] * 100, range(8)), kind="shortest")
+    >>> res.status, res.explanations
+    ('ok', [[0, 2, 3, 6]])
     """
+    check_limits(timeout, max_nodes)
     if kind not in KINDS:
         raise RegionError(f"kind {kind!r}: choose from {', '.join(KINDS)}")
-    if engine not in ("bdd", "sat"):
-        raise RegionError(f"engine {engine!r}: choose bdd or sat")
-    if count < 1:
-        raise RegionError(f"--count must be >= 1, got {count}")
-    if engine == "sat" and (kind == "shortest" or count > 1):
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise RegionError(f"--count must be an integer >= 1, got {count!r}")
+    choice = choose_engine.for_explain(kind, count, engine)
+    caps = choose_engine.capability_for_explain(kind, count)
+    eng = get(choice.engine, Capability.FIND)
+    if not eng.can(*caps):
         raise RegionError("shortest and several explanations need --engine bdd")
-    if region is None:
-        region = Region.hamming(center, len(center))
     t0 = time.perf_counter()
     label = int(classify(model, region.center))
     budget = Budget(timeout, max_nodes)
     res = ExplainResult(
-        status="ok", label=label, kind=kind, region=region.describe(), engine=engine
+        status="ok", label=label, kind=kind, region=region.describe(), engine=choice.engine
     )
+    bar = as_progress(progress)
     # drop the pixels that matter least first: those far from the decision (stable order)
     order = list(region.free)[::-1]
-    ex: Any = None
     try:
-        if engine == "bdd":
-            ex = _BddExplainer(model, region, label, budget, backend)
-        else:
-            ex = _SatExplainer(model, region, label, solver, budget)
-        if kind == "pi":
-            if engine == "bdd":
-                res.explanations, res.num_explanations = ex.enumerate(count)
+        with Engines(model, budget, Options(backend=backend, solver=solver)) as engines:
+            prepared = engines.prepare(choice.engine, region, Capability.FIND)
+            ex: _Explainer
+            if eng.can(Capability.CLASS_FUNCTION):
+                ex = _BddExplainer(prepared, label)
             else:
-                res.explanations = [ex.greedy(order)]
-        elif kind == "shortest":
-            res.explanations = [ex.shortest()]
-        res.essential = ex.essential()
-        res.necessary = ex.necessary()
+                ex = _FindExplainer(prepared, label)
+            bar.start(3, "step")
+            if kind == "pi":
+                if isinstance(ex, _BddExplainer):
+                    res.explanations, res.num_explanations = ex.enumerate(count)
+                else:
+                    res.explanations = [ex.greedy(order)]
+            elif kind == "shortest":
+                res.explanations = [ex.shortest()]  # type: ignore[attr-defined]
+            bar(1)
+            res.essential = ex.essential()
+            bar(1)
+            res.necessary = ex.necessary()
+            bar(1)
+            ex = None  # type: ignore[assignment]
     except LimitReached as exc:
         res.status, res.reason = "unknown", exc.reason
-    finally:
-        if isinstance(ex, _SatExplainer):
-            ex.close()
-        ex = None
     res.values = [[int(region.center[i]) for i in e] for e in res.explanations]
     res.seconds = time.perf_counter() - t0
     return res
@@ -283,7 +284,10 @@ def class_graph(
     """Return the BDD of class ``cls`` (default: the centre's) restricted to ``region``,
     as a networkx DiGraph (complement edges expanded)."""
     label = int(classify(model, region.center)) if cls is None else cls
-    comp = compile_region(model, region, budget=Budget(timeout, max_nodes), backend=backend)
-    graph = comp.engine.to_networkx(comp.class_bdd(label))
+    check_limits(timeout, max_nodes)
+    budget = Budget(timeout, max_nodes)
+    with Engines(model, budget, Options(backend=backend)) as engines:
+        prepared = engines.prepare("bdd", region, Capability.CLASS_FUNCTION)
+        graph = prepared.mgr.to_networkx(prepared.class_function(label))
     graph.graph["class"] = label
     return graph

@@ -1,235 +1,198 @@
 """Robustness radius: the largest Hamming radius r whose ball keeps the label.
 
-With ε = 0: the largest r such that no input within distance r is classified differently
-(the minimum adversarial distance minus one). With ε > 0: the largest r such that, for every
-r' ≤ r, the share of the ball B(u, r') classified as the label is at least 1 − ε (compared
-exactly, with fractions).
+Within a region (default: every input), distances count flipped free pixels. With ε = 0: the
+largest r ≤ the region's radius such that no input within distance r is classified
+differently (the minimum adversarial distance minus one). With ε > 0: the largest r such
+that, for every r' ≤ r, the share of the ball B(u, r') classified as the label is at least
+1 − ε (compared exactly, with fractions).
 
-Engines: SAT (ε = 0 only): concrete samples ring by ring give an upper bound d, then one
-incremental session over B(u, d−1) asks ring after ring, switching the radius by assumption.
-Enumeration: ring by ring, each ring enumerated once and counts accumulated. BDD, ε = 0: with
-a sampled upper bound d, one compilation over B(u, d−1) whose adversarial set is conjoined
-with each ring in turn; without one, ball by ball (a compilation over all inputs would cost far
-more than stopping at the first failing ball). BDD, ε > 0: ball by ball, counts per ball.
+Rings are asked in increasing distance through prepared engines (``find`` for ε = 0,
+``counts`` for ε > 0), each ring's engine given by :mod:`bdd4bnn.engines.choose` or by the
+user. Concrete samples first bound the radius from above (ε = 0), so that the engines are
+prepared over the smaller ball below that bound. Whenever a limit stops the search, the
+bounds proven so far are reported (``radius_lower``, ``radius_upper``).
 """
 
 from __future__ import annotations
 
-import random
 import time
-from collections.abc import Callable
 from fractions import Fraction
 
 import numpy as np
 
+from ..engines import REGISTRY, Capability, Options
+from ..engines import choose as choose_engine
 from ..errors import LimitReached, RegionError
 from ..limits import Budget
 from ..model import BNN
 from ..region import Region
 from ..semantics import classify
-from .compile import compile_region
-from .count import bdd_counts
-from .engines import ENUM_SECONDS_MAX, RADIUS_ENGINES
-from .enumeration import enum_counts, enum_find, estimate_seconds
+from .common import Engines, Progress, as_progress, check_limits
 from .results import RadiusResult
-from .sat import DEFAULT_SOLVER, SatSession
-from .verify import counterexample, verify
+from .verify import checked
 
-__all__ = ["radius"]
-
-
-def _ring_samples(center: np.ndarray, k: int, count: int, rng: random.Random) -> np.ndarray:
-    n = len(center)
-    x = np.repeat(center[None, :], count, axis=0)
-    for row in x:
-        row[rng.sample(range(n), k)] *= -1
-    return x
+__all__ = ["radius", "sampled_upper_bound"]
 
 
 def sampled_upper_bound(
-    model: BNN, center: np.ndarray, label: int, max_r: int, per_ring: int = 64, seed: int = 0
+    model: BNN, region: Region, label: int, per_ring: int = 64, seed: int = 0
 ) -> tuple[int, np.ndarray] | None:
-    """Return (k, x): the nearest ring where a sample is adversarial, or None up to ``max_r``."""
-    rng = random.Random(seed)
-    for k in range(1, max_r + 1):
-        xs = _ring_samples(center, k, per_ring, rng)
+    """Return (k, x): the nearest ring of ``region`` where a uniform sample is adversarial,
+    or None up to the region's radius."""
+    rng = np.random.default_rng(seed)
+    free = np.array(region.free, dtype=np.int64)
+    for k in range(1, region.radius + 1):
+        keys = rng.random((per_ring, free.size))
+        pick = free[np.argsort(keys, axis=1)[:, :k]]
+        xs = np.repeat(region.center[None, :], per_ring, axis=0)
+        xs[np.arange(per_ring)[:, None], pick] *= -1
         hits = np.flatnonzero(classify(model, xs) != label)
         if hits.size:
             return k, xs[hits[0]]
     return None
 
 
+class _Search:
+    """Bounds proven so far: every radius ≤ ``lower`` is safe; ``upper`` is unsafe."""
+
+    def __init__(self, top: int) -> None:
+        self.lower, self.upper, self.witness = 0, None, None
+
+    def unsafe(self, r: int, x: np.ndarray) -> None:
+        self.upper, self.witness = r, x
+
+
 def radius(
     model: BNN,
-    center: np.ndarray,
+    region: Region,
     *,
-    max_radius: int | None = None,
     epsilon: float = 0.0,
     engine: str = "auto",
     timeout: float | None = None,
     max_nodes: int | None = None,
-    solver: str = DEFAULT_SOLVER,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
+    solver: str = "glucose4",
 ) -> RadiusResult:
-    """Return the robustness radius of ``center`` (see the module docstring)."""
-    if engine not in RADIUS_ENGINES:
-        raise ValueError(f"unknown engine {engine!r}; choose from {RADIUS_ENGINES}")
-    center = Region.hamming(center, 0).center
-    n = len(center)
-    top = n if max_radius is None else max_radius
-    if isinstance(top, bool) or not 0 <= top <= n:
-        raise RegionError(f"--max {top} out of range 0..{n}")
+    """Return the robustness radius of ``region.center`` within ``region`` (module docstring).
+
+    The region's radius is the largest radius tried (:meth:`Region.everything` for no bound).
+
+    >>> from bdd4bnn import Region, load_input, load_model, radius
+    >>> net = load_model("models/mnist_10x10_100-50-20-10.json")
+    >>> x = load_input("examples/mnist_test_0_10x10.txt", 100)
+    >>> res = radius(net, Region.hamming(x, 8))
+    >>> res.radius, res.radius_lower, res.radius_upper
+    (2, 2, 3)
+    """
+    check_limits(timeout, max_nodes)
+    if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)):
+        raise RegionError(f"epsilon: expected a number, got {epsilon!r}")
     if not 0 <= epsilon < 1:
         raise RegionError(f"epsilon {epsilon} out of range [0, 1)")
+    if engine != "auto":
+        caps = (Capability.FIND,) if epsilon == 0 else (Capability.COUNT, Capability.EXACT)
+        if epsilon > 0 and engine in REGISTRY and not REGISTRY[engine].can(*caps):
+            raise RegionError(f"--epsilon > 0 needs a counting engine (bdd or enum), not {engine}")
     t0 = time.perf_counter()
+    center, top = region.center, region.radius
     label = int(classify(model, center))
     budget = Budget(timeout, max_nodes)
-    reason = None
-    if engine == "auto":
-        if epsilon == 0:
-            engine, reason = (
-                "enum+sat",
-                (
-                    "epsilon = 0: rings enumerated while each is estimated under "
-                    f"{RING_ENUM_SECONDS:g} s, then an incremental SAT search"
-                ),
-            )
-        else:
-            est = estimate_seconds(model, Region.hamming(center, top).size)
-            engine = "enum" if est <= ENUM_SECONDS_MAX else "bdd"
-            reason = f"epsilon > 0 needs counts; enumeration of the largest ball ~{est:.2g} s"
-    if engine == "sat" and epsilon > 0:
-        raise RegionError("--epsilon > 0 needs a counting engine (bdd or enum), not sat")
-    base = dict(label=label, epsilon=epsilon, max_radius=top, engine=engine, engine_reason=reason)
-    safe = 0  # largest radius known safe so far
+    bar = as_progress(progress)
+    bar.start(top, "ring")
+    search = _Search(top)
+    engines_used: dict[str, str | None] = {}
+    shares: list[float] = []
     try:
-        if epsilon == 0:
-            safe, x = _radius_exact(model, center, label, top, engine, budget, solver, progress)
-        else:
-            safe, x, shares = _radius_share(model, center, label, top, engine, epsilon, budget)
-            base["shares"] = shares
+        with Engines(model, budget, Options(solver=solver)) as engines:
+            if epsilon == 0:
+                _exact(model, region, label, engine, engines, search, engines_used, bar)
+            else:
+                _share(model, region, label, epsilon, engine, engines, search, shares, bar)
+                engines_used.update({"shares": None})
+        status, reason = "ok", None
     except LimitReached as exc:
-        return RadiusResult(
-            status="unknown", reason=exc.reason, seconds=time.perf_counter() - t0, **base
-        )
-    if x is not None and (classify(model, x) == label or np.sum(x != center) != safe + 1):
-        raise AssertionError(
-            "radius counterexample failed the concrete re-check"
-        )  # pragma: no cover
+        status, reason = "unknown", exc.reason
+    engines_used.pop("shares", None)
+    names = list(engines_used) or [engine if engine != "auto" else "sat"]
+    used = "+".join(names)
+    why = "; ".join(r for r in engines_used.values() if r) or None
+    x = search.witness
+    if x is not None:
+        others = [c for c in range(model.num_classes) if c != label]
+        got = checked(model, region, x, others, used)
+        if epsilon == 0 and int(np.sum(x != center)) != search.upper:  # pragma: no cover
+            raise AssertionError("radius counterexample is not on the first failing ring")
+    else:
+        got = None
+    done = status == "ok"
     return RadiusResult(
-        status="ok",
-        radius=safe,
-        max_reached=x is None,
+        status=status,
+        label=label,
+        radius=search.lower if done else None,
+        radius_lower=search.lower,
+        radius_upper=search.upper,
+        epsilon=epsilon,
+        max_radius=top,
+        max_reached=done and search.upper is None,
         counterexample=None if x is None else [int(v) for v in x],
+        counterexample_class=got,
+        shares=shares if epsilon > 0 else None,
         seconds=time.perf_counter() - t0,
-        **base,
+        engine=used,
+        engine_reason=why,
+        reason=reason,
     )
 
 
-RING_ENUM_SECONDS = 0.02
-
-
-def _radius_exact(model, center, label, top, engine, budget, solver, progress):
+def _exact(model, region, label, engine, engines, search, used, bar) -> None:
     others = [c for c in range(model.num_classes) if c != label]
-    if engine in ("sat", "enum+sat"):
-        ub = sampled_upper_bound(model, center, label, top)
-        hi = top if ub is None else ub[0] - 1  # every radius > hi is known unsafe
-        if hi == 0:
-            return 0, ub[1]
-        start = 1
-        if engine == "enum+sat":
-            ball = Region.hamming(center, hi)
-            while (
-                start <= hi
-                and estimate_seconds(model, ball.sphere_size(start), start) <= RING_ENUM_SECONDS
-            ):
-                x = enum_find(model, ball, others, budget=budget, distances=[start])
-                if x is not None:
-                    return start - 1, x
-                start += 1
-            if start > hi:
-                return (hi, None) if ub is None else (hi, ub[1])
-        with SatSession(model, Region.hamming(center, hi), solver=solver, budget=budget) as session:
-            for r in range(start, hi + 1):
-                left = None if budget.timeout is None else budget.timeout - budget.elapsed()
-                x = session.find(Region.hamming(center, r), others, timeout=left)
-                if x is not None:
-                    return r - 1, x
-                if progress:
-                    progress(1)
-        return (hi, None) if ub is None else (hi, ub[1])
-    if engine == "bdd":
-        ub = sampled_upper_bound(model, center, label, top)
-        if ub is not None:
-            return _radius_bdd_rings(model, center, others, ub, budget, progress)
-    for r in range(1, top + 1):
-        region = Region.hamming(center, r)
-        if engine == "enum":
-            x = enum_find(model, region, others, budget=budget, distances=[r])
-        else:
-            left = None if budget.timeout is None else budget.timeout - budget.elapsed()
-            if left is not None and left <= 0:
-                raise LimitReached(f"timeout: {budget.timeout:g} s exceeded")
-            res = verify(model, region, engine="bdd", timeout=left, max_nodes=budget.max_nodes)
-            if res.status != "ok":
-                raise LimitReached(f"{res.reason} (radius >= {r - 1})")
-            x = None if res.robust else np.array(res.counterexample, dtype=np.int8)
-            if x is not None and np.sum(x != center) < r:  # pragma: no cover - earlier ring
-                raise AssertionError("BDD found an adversarial input in a ball already safe")
-        if x is not None:
-            return r - 1, x
-        if progress:
-            progress(1)
-    return top, None
-
-
-def _radius_bdd_rings(model, center, others, ub, budget, progress):
-    """BDD ring by ring, one compilation: the adversarial set over B(u, d−1), d the sampled
-    upper bound, is conjoined with each ring (exactly r flips) in turn."""
-    hi = ub[0] - 1
-    if hi == 0:
-        return 0, ub[1]
-    comp = compile_region(model, Region.hamming(center, hi), budget=budget)
-    eng = comp.engine
-    bad = eng.false
-    for c in others:
-        bad = bad | comp.class_bdd(c)
-    inner = eng.region_bdd(Region.hamming(center, 0))
+    ub = sampled_upper_bound(model, region, label)
+    hi = region.radius if ub is None else ub[0] - 1  # every radius > hi is known unsafe
+    if ub is not None:
+        search.unsafe(*ub)
+    envelope = region.with_radius(hi)
     for r in range(1, hi + 1):
-        ball = eng.region_bdd(Region.hamming(center, r))
-        hit = bad & ball & ~inner
-        if hit != eng.false:
-            return r - 1, counterexample(Region.hamming(center, r), eng.pick(hit))
-        inner = ball
-        budget.check()
-        if progress:
-            progress(1)
-    return hi, ub[1]
+        choice = choose_engine.for_ring(model, envelope, r, engine)
+        eng = REGISTRY.get(choice.engine)
+        # an engine whose preparation grows with the envelope, with no upper bound sampled,
+        # is prepared ball by ball (a compilation over every input would cost far more)
+        env = (
+            envelope
+            if ub is not None or eng is None or eng.cheap_envelope
+            else (region.with_radius(r))
+        )
+        prepared = engines.prepare(choice.engine, env, Capability.FIND)
+        used.setdefault(choice.engine, choice.reason)
+        x = prepared.find(env, others, distances=[r])
+        if x is not None:
+            search.unsafe(r, x)
+            return
+        search.lower = r
+        bar(1)
+    search.lower = hi
 
 
-def _radius_share(model, center, label, top, engine, epsilon, budget):
+def _share(model, region, label, epsilon, engine, engines, search, shares, bar) -> None:
     need = 1 - Fraction(epsilon)
-    inside = 0
-    shares: list[float] = []
-    for r in range(0, top + 1):
-        ball = Region.hamming(center, r)
-        if engine == "enum":
-            inside += enum_counts(model, ball, budget=budget, distances=[r])[label]
+    others = [c for c in range(model.num_classes) if c != label]
+    inside = 0  # inputs of the label in the ball of radius r
+    for r in range(0, region.radius + 1):
+        ball = region.with_radius(r)
+        choice = choose_engine.for_ring_count(model, region, r, engine)
+        eng = REGISTRY.get(choice.engine)
+        if eng is not None and not eng.cheap_envelope:
+            prepared = engines.prepare(choice.engine, ball, Capability.COUNT, Capability.EXACT)
+            inside = prepared.counts()[label]
         else:
-            inside = bdd_counts(model, ball, budget)[0][label]
+            prepared = engines.prepare(choice.engine, region, Capability.COUNT, Capability.EXACT)
+            inside += prepared.counts(ball, distances=[r])[label]
         shares.append(inside / ball.size)
         if Fraction(inside, ball.size) < need:
-            x = _some_adversarial(model, ball, label)
-            return r - 1, x, shares
-    return top, None, shares
-
-
-def _some_adversarial(model, ball, label):
-    """Return an adversarial input at distance exactly ball.radius (the failing ring)."""
-    others = [c for c in range(model.num_classes) if c != label]
-    ring = Region.hamming(ball.center, ball.radius)
-    for x in ring.iter_points(distances=[ball.radius]):
-        hits = np.flatnonzero(np.isin(classify(model, x), others))
-        if hits.size:
-            return x[hits[0]]
-    return None  # pragma: no cover - the ring must hold one
+            x = prepared.find(ball, others, distances=[r])
+            if x is None:  # pragma: no cover - the ring must hold one
+                raise AssertionError("no adversarial input on the failing ring")
+            search.unsafe(r, x)
+            return
+        search.lower = r
+        if r:
+            bar(1)

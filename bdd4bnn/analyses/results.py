@@ -48,6 +48,7 @@ class VerifyResult(_Result):
     robust: bool | None = None
     counterexample: list[int] | None = None
     counterexample_class: int | None = None
+    flipped: list[int] | None = None  # pixels where the counterexample differs from the centre
     found_by: str | None = None  # "sampling", "bdd", "sat" or "enum"
     targets: list[int] | None = None
     seconds: float = 0.0
@@ -65,10 +66,13 @@ class RadiusResult(_Result):
     status: str
     label: int
     radius: int | None = None
+    radius_lower: int | None = None  # every ball up to this radius is proven safe
+    radius_upper: int | None = None  # a checked counterexample at this distance
     epsilon: float = 0.0
     max_radius: int = 0
     max_reached: bool = False
     counterexample: list[int] | None = None
+    counterexample_class: int | None = None
     shares: list[float] | None = None  # share of the label per radius (counting engines)
     seconds: float = 0.0
     engine: str = "sat"

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..analyses.engines import COUNT_ENGINES, RADIUS_ENGINES, VERIFY_ENGINES
+from ..engines import Capability, names
 from ..errors import Bdd4bnnError
 from ..formats import load_indices, load_input, load_model, model_to_dict
 
@@ -36,10 +36,10 @@ __all__ = ["Job", "JobError", "Task", "load_job", "ANALYSES"]
 
 ANALYSES = ("count", "verify", "radius", "explain")
 ENGINES = {
-    "count": COUNT_ENGINES,
-    "verify": VERIFY_ENGINES,
-    "radius": RADIUS_ENGINES,
-    "explain": ("auto", "bdd", "sat"),
+    "count": names(Capability.COUNT),
+    "verify": names(Capability.FIND),
+    "radius": names(Capability.FIND),
+    "explain": names(Capability.FIND),
 }
 KEYS = {
     "name",

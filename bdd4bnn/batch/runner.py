@@ -29,29 +29,20 @@ __all__ = ["run_task", "run_job", "JobSummary"]
 
 
 def _answer(task: Task) -> tuple[str, dict[str, Any], int, str]:
-    from ..analyses import count, radius, verify
-    from ..analyses.explain import explain
+    from .. import analyses
     from ..formats import model_from_dict
     from ..region import Region
 
     model = model_from_dict(task.model_doc)
     center = np.array(task.center, dtype=np.int8)
-    region = None
     if task.region is not None:
-        if task.region["kind"] == "hamming":
-            region = Region.hamming(center, task.region["radius"])
-        else:
-            region = Region.fixed(center, task.region["free"], task.region.get("radius"))
-    limits = dict(timeout=task.time_limit, max_nodes=task.node_limit)
-    if task.analysis == "count":
-        res = count(model, region, engine=task.engine, **limits)
-    elif task.analysis == "verify":
-        res = verify(model, region, engine=task.engine, **limits)
-    elif task.analysis == "radius":
-        res = radius(model, center, engine=task.engine, max_radius=task.radius_max, **limits)
+        region = Region.from_dict(center, task.region)
+    elif task.analysis == "radius" and task.radius_max is not None:
+        region = Region.hamming(center, task.radius_max)
     else:
-        engine = "bdd" if task.engine == "auto" else task.engine
-        res = explain(model, center, region, engine=engine, **limits)
+        region = Region.everything(center)
+    run = getattr(analyses, task.analysis)
+    res = run(model, region, engine=task.engine, timeout=task.time_limit, max_nodes=task.node_limit)
     doc = res.to_json()
     return doc["status"], doc, int(doc.get("peak_nodes") or 0), str(doc.get("engine"))
 

@@ -7,13 +7,13 @@ counting and node figures reproducible.
 Three constructions, all bottom-up on a grid (never literal-by-literal
 conjunction):
 
-* :meth:`BddEngine.card_in_region` — a neuron over input pixels, exact on a region and built on
+* :meth:`BddManager.card_in_region` — a neuron over input pixels, exact on a region and built on
   the grid of (literal, still-needed, flips-used): O(m·r²) nodes for a Hamming ball of radius r
   (don't-care outside the region, which is conjoined once at the end).
-* :meth:`BddEngine.region_rest` — "at most b of the free pixels from position d on differ from
+* :meth:`BddManager.region_rest` — "at most b of the free pixels from position d on differ from
   the centre": the region itself (d = 0, b = radius), and the rest of it below a node of the
-  top-down construction (:mod:`bdd4bnn.encoders.topdown`).
-* :meth:`BddEngine.card_of` — a cardinality constraint whose literals are BDDs (the next
+  top-down construction (:mod:`bdd4bnn.engines.bdd.topdown`).
+* :meth:`BddManager.card_of` — a cardinality constraint whose literals are BDDs (the next
   block's neurons): the same grid with ``ite`` on the literal BDDs, i.e. functional composition.
 """
 
@@ -27,7 +27,7 @@ from ..limits import Budget
 from ..region import Region
 from .constraints import Card
 
-__all__ = ["BddEngine", "available_backends"]
+__all__ = ["BddManager", "available_backends"]
 
 Function = Any  # dd.cudd.Function or dd.autoref.Function
 
@@ -45,7 +45,7 @@ def available_backends() -> list[str]:
     return out
 
 
-class BddEngine:
+class BddManager:
     """A BDD manager over ``n`` input variables plus the constructions bdd4bnn needs."""
 
     def __init__(self, n: int, backend: str = "auto", budget: Budget | None = None) -> None:
@@ -200,6 +200,16 @@ class BddEngine:
         """Return the exact BDD of the region (over the free pixels)."""
         return self.region_rest(region, 0, region.radius)
 
+    def ball(self, region: Region, k: int) -> Function:
+        """Return "at most ``k`` of the region's free pixels differ from the centre"."""
+        if k < 0:
+            return self.false
+        return self.region_rest(region, 0, min(k, len(region.free)))
+
+    def literal(self, i: int, positive: bool) -> Function:
+        """Return the literal "pixel ``i`` is +1" (or −1)."""
+        return self._vars[i] if positive else ~self._vars[i]
+
     def selectors(self) -> list[Function]:
         """Return variables ``s0 .. s{n-1}`` (declared once, below the inputs)."""
         if not hasattr(self, "_selectors"):
@@ -301,10 +311,6 @@ class BddEngine:
             return None
         model = self.bdd.pick(u)
         return {int(name[1:]): bool(val) for name, val in model.items()}
-
-    def dag_size(self, u: Function) -> int:
-        """Return the number of nodes of ``u``."""
-        return int(u.dag_size)
 
 
 def _known(region: Region) -> Any:

@@ -48,7 +48,7 @@ def choose_encoding(n: int, k: int) -> int:
 class CnfEncoder:
     """A model as CNF over pixel variables, hidden-neuron variables and class selectors.
 
-    With ``folded`` (from :func:`bdd4bnn.analyses.propagate.propagate` over an envelope
+    With ``folded`` (from :func:`bdd4bnn.encoders.propagate.propagate` over an envelope
     region), neurons that cannot change inside the envelope are unit clauses and folded Cards
     are encoded instead of the full ones; every query must then stay inside the envelope.
     """

@@ -4,9 +4,9 @@
 int8 GEMM or float32 BLAS on CPU); every path equals :func:`bdd4bnn.semantics.classify`.
 """
 
+from ..encoders.thresholds import BlockThresholds, block_thresholds
 from .bitpack import pack_bits, unpack_bits
 from .predict import PATHS, predict
-from .thresholds import BlockThresholds, block_thresholds
 
 __all__ = [
     "pack_bits",

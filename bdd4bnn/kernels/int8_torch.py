@@ -3,7 +3,7 @@
 Activations travel as 0/1 (h = (x + 1) / 2), so that a block is one GEMM and one comparison
 whose boolean result is reinterpreted as int8 without a copy. With W′ = sign·W (constant
 neurons: a zero row), neuron j of a block outputs +1 iff ``sign·(W·x) ≥ bound`` (the Card's
-threshold, :mod:`bdd4bnn.kernels.thresholds`) iff ``W′·h ≥ ⌈(bound + rowsum W′)/2⌉``.
+threshold, :mod:`bdd4bnn.encoders.thresholds`) iff ``W′·h ≥ ⌈(bound + rowsum W′)/2⌉``.
 
 Weights are padded once to the sizes ``torch._int_mm`` needs (inner and output sizes multiples
 of 8, more than 16 rows); padded neurons meet zero weight columns in the next layer. The
@@ -19,9 +19,9 @@ from fractions import Fraction
 import numpy as np
 import torch
 
+from ..encoders.thresholds import block_thresholds
 from ..model import BNN
 from ..semantics import output_thresholds, predict_from_dots
-from .thresholds import block_thresholds
 
 __all__ = ["Int8Net"]
 
@@ -81,7 +81,7 @@ class Int8Net:
 
     def classes_from_signed_dots(self, dots: np.ndarray, bound: np.ndarray) -> np.ndarray:
         """Return classes given the first block's signed dots (B, m): neuron j fires iff
-        ``dots[:, j] >= bound[j]`` (see :class:`bdd4bnn.analyses.enumeration._Walker`)."""
+        ``dots[:, j] >= bound[j]`` (see :class:`bdd4bnn.engines.enum.stream._Walker`)."""
         n, m = dots.shape
         # uninitialised is fine: padded columns meet zero weights, extra rows are dropped
         h = torch.empty((max(n, 17), self._width(1)), dtype=torch.int8)

@@ -8,10 +8,10 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ..encoders.thresholds import block_thresholds
 from ..model import BNN
 from ..semantics import output_thresholds, predict_from_dots
 from . import cpu
-from .thresholds import block_thresholds
 
 __all__ = ["predict", "PATHS", "default_path"]
 

@@ -3,7 +3,7 @@
 The region is walked as flip sets (ring by ring, chunks of index arrays; never the inputs
 themselves): the first block's dots are updated, not recomputed — for flips F,
 ``W·x = W·u + Σ_{i∈F} (−2·u_i·W[:, i])``, a |F|-term gather instead of an n-term dot — and the
-block's integer thresholds come from its Cards (:mod:`bdd4bnn.kernels.thresholds`). Later
+block's integer thresholds come from its Cards (:mod:`bdd4bnn.encoders.thresholds`). Later
 blocks and the output run on the int8 kernel (:mod:`bdd4bnn.kernels.int8_torch`), or on the
 reference inference when torch is missing. Exact, memory-bounded, and tested against brute
 force like every engine.
@@ -17,10 +17,10 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ..limits import Budget
-from ..model import BNN
-from ..region import Region
-from ..semantics import block_forward, output_predict
+from ...limits import Budget
+from ...model import BNN
+from ...region import Region
+from ...semantics import block_forward, output_predict
 from . import subtree
 
 __all__ = ["enum_counts", "enum_find", "estimate_seconds", "count_seconds", "macs"]
@@ -58,7 +58,7 @@ class _Walker:
     """A model prepared to classify flip sets of one region."""
 
     def __init__(self, model: BNN, region: Region) -> None:
-        from ..kernels.thresholds import signed_flips
+        from ...encoders.thresholds import signed_flips
 
         self.model, self.region = model, region
         free = np.array(region.free, dtype=np.int64)
@@ -74,7 +74,7 @@ class _Walker:
         # importing torch (about 1 s) pays off only for large regions, or once it is loaded
         if region.size > TORCH_FROM or (region.size > 1000 and "torch" in sys.modules):
             try:
-                from ..kernels.predict import _int8_net
+                from ...kernels.predict import _int8_net
 
                 self.net = _int8_net(model)
             except ImportError:  # pragma: no cover - without torch
@@ -215,7 +215,7 @@ def enum_counts(
     """Return exact per-class counts over ``region`` (or over its rings ``distances``).
 
     ``method``: "stream" (batched inference of every input), "subtree" (depth-first walk
-    counting whole subtrees, :mod:`bdd4bnn.analyses.subtree`) or "auto" (subtree when the
+    counting whole subtrees, :mod:`bdd4bnn.engines.enum.subtree`) or "auto" (subtree when the
     stream is estimated over :data:`SUBTREE_FROM` seconds).
     """
     if method not in ("auto", "stream", "subtree"):

@@ -12,21 +12,12 @@ from __future__ import annotations
 
 from pysat.card import CardEnc, EncType
 
-from ..encoders.cnf import CnfEncoder
-from ..model import BNN
-from ..region import Region
-from .propagate import propagate
+from ...encoders.cnf import CnfEncoder
+from ...encoders.propagate import propagate
+from ...model import BNN
+from ...region import Region
 
-__all__ = ["approx_counts", "available"]
-
-
-def available() -> bool:
-    """Return whether pyapproxmc is installed."""
-    try:
-        import pyapproxmc  # noqa: F401
-    except ImportError:
-        return False
-    return True
+__all__ = ["approx_counts", "region_cnf", "class_cnf"]
 
 
 def region_cnf(model: BNN, region: Region) -> tuple[list[list[int]], list[int], list[int]]:
@@ -68,7 +59,7 @@ def approx_counts(
 
     clauses, projection, selectors = region_cnf(model, region)
     if not projection:  # a single input: decide it exactly
-        from ..semantics import classify
+        from ...semantics import classify
 
         label = int(classify(model, region.center))
         return [int(c == label) for c in range(model.num_classes)]

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..encoders.constraints import neuron_constraint
 from ..model import Block
+from .constraints import neuron_constraint
 
 __all__ = ["BlockThresholds", "block_thresholds", "signed_flips"]
 

@@ -1,7 +1,7 @@
 """Top-down compilation: the whole network over a region into one BDD per class, by Shannon
 expansion of the region's free pixels guided by three-valued bounds on the neurons.
 
-The bottom-up construction (:mod:`bdd4bnn.analyses.compile`) builds each neuron as a BDD and
+The bottom-up construction (:mod:`bdd4bnn.engines.bdd.compile`) builds each neuron as a BDD and
 composes the blocks; its intermediate functions (a Card's grid over the previous block's BDDs)
 are far larger than the class BDDs it ends with. This construction goes the other way, in the
 BDD's own variable order. A node at level d has decided the free pixels before ``free[d]``
@@ -17,10 +17,10 @@ every neuron a value in {−1, +1, unknown} for all inputs below the node:
 
 When the bounds leave one class possible (or make one sure), every input of the node's subtree
 has that class: the node becomes that class on "at most b flips among ``free[d:]``"
-(:meth:`~bdd4bnn.encoders.bdd.BddEngine.region_rest`) and false
+(:meth:`~bdd4bnn.encoders.bdd.BddManager.region_rest`) and false
 for the others. Else
 both children (pixel kept, pixel flipped) are expanded. The tree of undecided nodes is built by
-a compiled loop (:mod:`bdd4bnn.encoders.topdown_loop`: explicit stack, run in slices so that
+a compiled loop (:mod:`bdd4bnn.engines.bdd.topdown_loop`: explicit stack, run in slices so that
 limits are honoured) and then turned into BDD nodes bottom-up with ``ite``, in which equal
 subfunctions merge in the manager's unique table: the results are the canonical BDDs of
 "input in the region and classified c", the same functions the bottom-up construction builds.
@@ -36,10 +36,10 @@ from typing import Any
 
 import numpy as np
 
-from ..limits import Budget
-from ..region import Region
-from .bdd import BddEngine
-from .constraints import Card
+from ...encoders.bdd import BddManager
+from ...encoders.constraints import Card
+from ...limits import Budget
+from ...region import Region
 
 __all__ = ["compile_classes", "tables", "TREE_NODES_MAX", "SLICE"]
 
@@ -56,7 +56,7 @@ def tables(
 
     ``blocks`` are the folded Cards per block (first block over pixels, constants as
     ``Card.const``), ``classes`` the folded output Cards per class, ``known0`` the first
-    block's constants (±1, 0 when unstable): :class:`bdd4bnn.analyses.propagate.Propagation`.
+    block's constants (±1, 0 when unstable): :class:`bdd4bnn.encoders.propagate.Propagation`.
     """
     free = region.free
     where = {p: q for q, p in enumerate(free)}
@@ -147,7 +147,7 @@ def compile_classes(
     classes: list[list[Card]],
     known0: np.ndarray,
     region: Region,
-    eng: BddEngine,
+    eng: BddManager,
     budget: Budget,
     cap: int = TREE_NODES_MAX,
     stats: dict[str, int] | None = None,
@@ -184,7 +184,7 @@ def compile_classes(
 
 
 def _to_bdds(
-    st: tuple, n: int, root: int, region: Region, eng: BddEngine, budget: Budget
+    st: tuple, n: int, root: int, region: Region, eng: BddManager, budget: Budget
 ) -> dict[int, Function]:
     """Turn the tree (children before parents) into BDDs; return the root's {class: BDD}."""
     free, center = region.free, region.center

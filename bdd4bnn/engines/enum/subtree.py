@@ -16,9 +16,9 @@ node (stable ones keep their value in the whole subtree), so deep nodes cost O(#
 a node at most two flips from the radius (or with at most 128 descendants) classifies all its
 descendants in one batch vectorised over them, against only the classes that may beat its own.
 
-The thresholds are the engines' shared ones (:mod:`bdd4bnn.kernels.thresholds`,
+The thresholds are the engines' shared ones (:mod:`bdd4bnn.encoders.thresholds`,
 :func:`bdd4bnn.semantics.output_thresholds`). The loop is compiled with numba
-(:mod:`bdd4bnn.analyses.subtree_loop`), walks the root's child subtrees on one thread per CPU,
+(:mod:`bdd4bnn.engines.enum.subtree_loop`), walks the root's child subtrees on one thread per CPU,
 and returns every :data:`SLICE` nodes so that limits and progress are honoured.
 """
 
@@ -32,11 +32,11 @@ from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 
-from ..jit import available
-from ..limits import Budget
-from ..model import BNN
-from ..region import Region
-from ..semantics import output_thresholds
+from ...jit import available
+from ...limits import Budget
+from ...model import BNN
+from ...region import Region
+from ...semantics import output_thresholds
 
 __all__ = ["available", "subtree_counts", "SIZE_MAX"]
 
@@ -56,7 +56,7 @@ class _Tables:
     """The model and region as padded integer arrays for the compiled loop."""
 
     def __init__(self, model: BNN, region: Region, distances: Sequence[int] | None) -> None:
-        from ..kernels.thresholds import block_thresholds, signed_flips
+        from ...encoders.thresholds import block_thresholds, signed_flips
 
         free = np.array(region.free, dtype=np.int64)
         s, r = len(free), region.radius

@@ -1,16 +1,16 @@
-"""The compiled inner loop of :mod:`bdd4bnn.encoders.topdown` (numba).
+"""The compiled inner loop of :mod:`bdd4bnn.engines.bdd.topdown` (numba).
 
 Separate so that importing the encoder does not import numba; see that module for the method.
 ``tab`` = (un, k1, delta, below_true, below_false, rows, lits, pos, row_k, row_const,
 layer_rows, layer_vals, class_of_row, nclasses, radius); ``st`` = (sc, phase, budget, keep,
-acc, vals, level, kept, flipped, unknowns), built by :mod:`bdd4bnn.encoders.topdown`.
+acc, vals, level, kept, flipped, unknowns), built by :mod:`bdd4bnn.engines.bdd.topdown`.
 """
 
 from __future__ import annotations
 
 import numba
 
-from ..jit import OPTIONS as _JIT
+from ...jit import OPTIONS as _JIT
 
 __all__ = ["expand", "DONE", "PAUSED", "FULL", "BROKEN"]
 

@@ -1,7 +1,7 @@
-"""The compiled inner loop of :mod:`bdd4bnn.analyses.subtree` (numba).
+"""The compiled inner loop of :mod:`bdd4bnn.engines.enum.subtree` (numba).
 
 Separate so that importing the analysis does not import numba; see that module for the method.
-Arguments are tuples of arrays (built by :mod:`bdd4bnn.analyses.subtree`): ``net`` = (delta,
+Arguments are tuples of arrays (built by :mod:`bdd4bnn.engines.enum.subtree`): ``net`` = (delta,
 inc, dec, weights, bound, out_w, k, delta_t), ``reg`` = (allowed, binom), ``st`` = (dots, h,
 dout, act, nact, nxt, expanded, counts, state, scratch, cross, score, threats, table).
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numba
 
-from ..jit import OPTIONS as _JIT
+from ...jit import OPTIONS as _JIT
 
 __all__ = ["walk"]
 

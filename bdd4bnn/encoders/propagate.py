@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..encoders.constraints import Card, class_constraints, neuron_constraint
 from ..model import BNN
 from ..region import Region
+from .constraints import Card, class_constraints, neuron_constraint
 
 __all__ = ["Propagation", "propagate"]
 

@@ -3,9 +3,9 @@
 Two constructions build the same (canonical) BDDs; ``method="auto"`` tries the first and falls
 back to the second:
 
-* **top-down** (:mod:`bdd4bnn.encoders.topdown`): Shannon expansion of the free pixels in the
+* **top-down** (:mod:`bdd4bnn.engines.bdd.topdown`): Shannon expansion of the free pixels in the
   BDD's variable order, where three-valued bounds on the neurons decide whole subtrees; gives up
-  past :data:`~bdd4bnn.encoders.topdown.TREE_NODES_MAX` undecided nodes (or, for "auto",
+  past :data:`~bdd4bnn.engines.bdd.topdown.TREE_NODES_MAX` undecided nodes (or, for "auto",
   :data:`TOPDOWN_SECONDS` of expansion).
 * **bottom-up** (``"compose"``), described below.
 
@@ -25,15 +25,15 @@ from typing import Any
 
 import numpy as np
 
-from .. import jit
-from ..encoders import topdown
-from ..encoders.bdd import BddEngine
-from ..encoders.constraints import Card, class_constraints
-from ..errors import LimitReached
-from ..limits import Budget
-from ..model import BNN
-from ..region import Region
-from .propagate import propagate
+from ... import jit
+from ...encoders.bdd import BddManager
+from ...encoders.constraints import Card, class_constraints
+from ...encoders.propagate import propagate
+from ...errors import LimitReached
+from ...limits import Budget
+from ...model import BNN
+from ...region import Region
+from . import topdown
 
 __all__ = ["CompiledRegion", "compile_region", "METHODS"]
 
@@ -53,7 +53,7 @@ class CompiledRegion:
 
     model: BNN
     region: Region
-    engine: BddEngine
+    engine: BddManager
     region_bdd: Any
     method: str  # "topdown" or "compose"
     last_known: np.ndarray | None = None  # compose: ±1 for constant last-layer neurons, else 0
@@ -118,7 +118,7 @@ def compile_region(
     if method not in METHODS:
         raise ValueError(f"unknown compilation method {method!r}; choose from {METHODS}")
     prop = propagate(model, region)
-    eng = BddEngine(model.input_size, backend=backend, budget=budget)
+    eng = BddManager(model.input_size, backend=backend, budget=budget)
     region_bdd = eng.region_bdd(region)
     tried = None
     if method == "topdown" or (method == "auto" and jit.available()):
@@ -150,7 +150,8 @@ def compile_region(
             )
         if method == "topdown":
             raise LimitReached(
-                f"node limit: top-down compilation passed {tree_nodes_max} undecided nodes"
+                f"node limit: top-down compilation passed {tree_nodes_max} undecided nodes",
+                kind="nodes",
             )
     known = prop.inputs_known
     funcs: list[Any] = [

@@ -12,15 +12,15 @@ import threading
 from collections.abc import Sequence
 
 import numpy as np
-from pysat.card import ITotalizer
+from pysat.card import CardEnc, EncType, ITotalizer
 from pysat.solvers import Solver
 
-from ..encoders.cnf import CnfEncoder
-from ..errors import LimitReached
-from ..limits import Budget
-from ..model import BNN
-from ..region import Region
-from .propagate import propagate
+from ...encoders.cnf import CnfEncoder
+from ...encoders.propagate import propagate
+from ...errors import LimitReached
+from ...limits import Budget
+from ...model import BNN
+from ...region import Region
 
 __all__ = ["SatSession", "DEFAULT_SOLVER"]
 
@@ -54,6 +54,8 @@ class SatSession:
         pool.top = max(pool.top, self.tot.top_id)
         self.solver = Solver(name=solver, bootstrap_with=self.enc.clauses + self.tot.cnf.clauses)
         self._queries: dict[tuple[int, ...], int] = {}
+        self._flips = flips
+        self._at_least: dict[int, int] = {}
 
     def close(self) -> None:
         self.solver.delete()
@@ -74,15 +76,26 @@ class SatSession:
             self._queries[key] = q
         return q
 
+    def at_least_literal(self, k: int) -> int:
+        """Return a literal that implies "at least ``k`` pixels differ from the centre" (the
+        clauses are added on first use, guarded by it)."""
+        g = self._at_least.get(k)
+        if g is None:
+            pool = self.enc.pool
+            g = pool.id(("at_least", k))
+            enc = CardEnc.atleast(
+                self._flips, bound=k, vpool=pool, encoding=EncType.kmtotalizer
+            )
+            for cl in enc.clauses:
+                self.solver.add_clause([*cl, -g])
+            self._at_least[k] = g
+        return g
+
     def assumptions(self, region: Region, classes: Sequence[int]) -> list[int]:
         """Return the assumptions for "an input of ``region`` classified in ``classes``"."""
         env = self.envelope
         free = set(region.free)
-        if not (
-            (region.center == env.center).all()
-            and free <= set(env.free)
-            and region.radius <= env.radius
-        ):
+        if not region.within(env):
             raise ValueError("query region is not inside the session's envelope")
         out = [
             self.enc.x[i] if region.center[i] > 0 else -self.enc.x[i]
@@ -117,14 +130,22 @@ class SatSession:
         classes: Sequence[int],
         timeout: float | None = None,
         flip: Sequence[int] = (),
+        distance: int | None = None,
     ) -> np.ndarray | None:
         """Return an input of ``region`` classified in ``classes``, or None if there is none.
 
-        ``flip``: pixels that must differ from the centre.
+        ``flip``: pixels that must differ from the centre; ``distance``: exactly this many
+        pixels differ (a ring of the region).
         """
         if not classes:
             return None
         extra = [-self.enc.x[i] if self.center[i] > 0 else self.enc.x[i] for i in flip]
+        if distance is not None:
+            if not 0 <= distance <= region.radius:
+                return None
+            region = Region.fixed(region.center, region.free, distance)
+            if distance > 0:
+                extra.append(self.at_least_literal(distance))
         if not self.solve(self.assumptions(region, classes) + extra, timeout):
             return None
         true = set(self.solver.get_model() or [])

@@ -1,0 +1,145 @@
+"""Every automatic engine choice and fallback rule, each with the reason it reports.
+
+Measurements behind the constants are in benchmarks/RESULTS.md.
+
+* **count** (:func:`for_count`): enumeration when its estimated time (:func:`count_seconds`,
+  a cost model calibrated on the project machine; an upper bound for the subtree walk, which
+  may prune far below it) is at most :data:`ENUM_SECONDS_MAX`; else BDDs with a node ceiling
+  of :data:`BDD_NODE_CEILING` (unless the user set one) and, past it, approximate counting
+  (``exact: false``; :func:`count_fallback`).
+* **verify** (:func:`for_find`): concrete samples first (sound falsifier, in the analysis);
+  then enumeration when it is estimated under :data:`ENUM_SECONDS_VERIFY`, else SAT.
+* **radius**, ε = 0 (:func:`for_ring`): each ring is enumerated while it is estimated under
+  :data:`RING_ENUM_SECONDS`, then one incremental SAT session decides the remaining rings.
+  ε > 0 (:func:`for_ring_count`): rings enumerated while estimated under
+  :data:`ENUM_SECONDS_MAX`, then BDDs ball by ball.
+* **explain** (:func:`for_explain`): BDDs (every kind of explanation needs the class function
+  except one PI explanation, which any engine that finds inputs gives).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..model import BNN
+from ..region import Region
+from .base import Capability
+
+__all__ = [
+    "Choice",
+    "for_count",
+    "for_find",
+    "for_ring",
+    "for_ring_count",
+    "for_explain",
+    "count_fallback",
+    "ENUM_SECONDS_MAX",
+    "ENUM_SECONDS_VERIFY",
+    "RING_ENUM_SECONDS",
+    "BDD_NODE_CEILING",
+]
+
+ENUM_SECONDS_MAX = 120.0
+ENUM_SECONDS_VERIFY = 0.5
+RING_ENUM_SECONDS = 0.02
+BDD_NODE_CEILING = 5_000_000
+
+
+@dataclass(frozen=True)
+class Choice:
+    """An engine name, why it was chosen (None when the user named it), and, for automatic
+    BDD counts, the node ceiling past which :func:`count_fallback` applies."""
+
+    engine: str
+    reason: str | None = None
+    node_ceiling: int | None = None
+
+
+def _estimates():
+    from .enum import stream
+
+    return stream
+
+
+def for_count(model: BNN, region: Region, engine: str = "auto") -> Choice:
+    """Return the engine for per-class counts of ``region``."""
+    if engine != "auto":
+        return Choice(engine)
+    stream = _estimates()
+    est = stream.count_seconds(model, region)
+    if est <= ENUM_SECONDS_MAX:
+        how = "enumeration (subtree walk)" if stream.uses_subtree(model, region) else "enumeration"
+        return Choice("enum", f"{how} estimated at {est:.2g} s <= {ENUM_SECONDS_MAX:g} s")
+    from .approx import available
+
+    return Choice(
+        "bdd",
+        f"enumeration estimated at {est:.2g} s: BDDs, approximate counting past "
+        f"{BDD_NODE_CEILING} nodes",
+        BDD_NODE_CEILING if available() else None,
+    )
+
+
+def count_fallback(choice: Choice, limit_kind: str, user_max_nodes: int | None) -> Choice | None:
+    """Return the engine to fall back to when ``choice`` hit a limit of ``limit_kind``, or
+    None: an automatic BDD count past its node ceiling (not a user's limit) is estimated by
+    ApproxMC."""
+    if choice.node_ceiling is None or limit_kind != "nodes" or user_max_nodes is not None:
+        return None
+    return Choice(
+        "approx", f"{choice.reason}; BDDs passed {choice.node_ceiling} nodes: approximate counting"
+    )
+
+
+def for_find(model: BNN, region: Region, engine: str = "auto") -> Choice:
+    """Return the engine for "is there an input of these classes in ``region``"."""
+    if engine != "auto":
+        return Choice(engine)
+    est = _estimates().estimate_seconds(model, region.size, region.radius)
+    if est <= ENUM_SECONDS_VERIFY:
+        return Choice("enum", f"enumeration estimated at {est:.2g} s <= {ENUM_SECONDS_VERIFY:g} s")
+    return Choice("sat", f"enumeration estimated at {est:.2g} s: SAT for a yes/no question")
+
+
+def for_ring(model: BNN, ball: Region, k: int, engine: str = "auto") -> Choice:
+    """Return the engine that looks for an adversarial input on ring ``k`` of ``ball``."""
+    if engine != "auto":
+        return Choice(engine)
+    est = _estimates().estimate_seconds(model, ball.sphere_size(k), k)
+    if est <= RING_ENUM_SECONDS:
+        return Choice(
+            "enum", f"rings enumerated while each is estimated under {RING_ENUM_SECONDS:g} s"
+        )
+    return Choice("sat", "then an incremental SAT session ring by ring")
+
+
+def for_ring_count(model: BNN, ball: Region, k: int, engine: str = "auto") -> Choice:
+    """Return the engine that counts ring ``k`` of ``ball`` (radius with ε > 0)."""
+    if engine != "auto":
+        return Choice(engine)
+    est = _estimates().estimate_seconds(model, ball.sphere_size(k), k)
+    if est <= ENUM_SECONDS_MAX:
+        return Choice(
+            "enum", f"rings enumerated while each is estimated under {ENUM_SECONDS_MAX:g} s"
+        )
+    return Choice("bdd", "then BDDs ball by ball")
+
+
+def for_explain(kind: str, count: int, engine: str = "auto") -> Choice:
+    """Return the engine for explanations of ``kind`` (``count`` PI explanations)."""
+    if engine != "auto":
+        return Choice(engine)
+    del kind, count  # every kind is fastest from the class BDD where it can be built
+    return Choice("bdd", "explanations from the class BDD")
+
+
+def needs_class_function(kind: str, count: int) -> bool:
+    """Return whether an explanation of ``kind`` needs the class function (BDDs)."""
+    return kind == "shortest" or count > 1
+
+
+def capability_for_explain(kind: str, count: int) -> tuple[Capability, ...]:
+    """Return the capabilities an engine needs for explanations of ``kind``."""
+    if needs_class_function(kind, count):
+        return (Capability.CLASS_FUNCTION,)
+    return (Capability.FIND,)

@@ -1,0 +1,50 @@
+"""The enumeration engine: exact batched inference of every input (streaming), or a compiled
+depth-first walk that counts whole subtrees whose class the bounds fix (:mod:`.subtree`)."""
+
+from __future__ import annotations
+
+from ...region import Region
+from ..base import DEFAULT_OPTIONS, Capability, Engine, Prepared
+
+__all__ = ["EnumEngine", "EnumPrepared"]
+
+
+class EnumPrepared(Prepared):
+    name = "enum"
+
+    def counts(self, region=None, *, distances=None, progress=None):
+        from .stream import enum_counts
+
+        return enum_counts(
+            self.model,
+            self._inside(region),
+            budget=self.budget,
+            progress=progress,
+            distances=distances,
+        )
+
+    def find(self, region, classes, *, distances=None, flip=()):
+        from .stream import enum_find
+
+        region = self._inside(region)
+        if flip:  # re-centre on the forced flips: the rest is a smaller region
+            if not set(flip) <= set(region.free) or len(set(flip)) > region.radius:
+                return None
+            center = region.center.copy()
+            center[list(flip)] *= -1
+            rest = [i for i in region.free if i not in set(flip)]
+            region = Region.fixed(center, rest, region.radius - len(set(flip)))
+            if distances is not None:
+                distances = [k - len(set(flip)) for k in distances if k >= len(set(flip))]
+        return enum_find(self.model, region, classes, budget=self.budget, distances=distances)
+
+
+class EnumEngine(Engine):
+    name = "enum"
+    capabilities = frozenset({Capability.COUNT, Capability.FIND, Capability.EXACT})
+    summary = "exact enumeration: batched inference, or the compiled subtree-counting walk"
+
+    def prepare(
+        self, model, envelope, budget, options=DEFAULT_OPTIONS, progress=None
+    ) -> EnumPrepared:
+        return EnumPrepared(model, envelope, budget)
