@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bdd4bnn import Region
-from bdd4bnn.engines.bdd import BddPrepared
 from bdd4bnn.analyses.crosscheck import crosscheck, wilson
+from bdd4bnn.engines.bdd import BddPrepared
 from bdd4bnn.kernels import block_thresholds, pack_bits, predict, unpack_bits
 from bdd4bnn.kernels.triton_xnor import available as have_triton
 from bdd4bnn.model import BNN

@@ -105,9 +105,9 @@ def test_bnnquanalyst_queries_equal_the_subtree_walk(name, instance, radius):
 
 
 def test_auto_gives_up_on_a_slow_expansion():
-    from bdd4bnn.engines.bdd import topdown
     from bdd4bnn.encoders.bdd import BddManager
     from bdd4bnn.encoders.propagate import propagate
+    from bdd4bnn.engines.bdd import topdown
 
     model, region = _wide_model()
     region = Region.hamming(region.center, 20)  # far more than one slice of undecided nodes
