@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import LimitReached
 
-__all__ = ["Budget", "call_within"]
+__all__ = ["Budget", "call_within", "recursion_limit"]
 
 
 @dataclass
@@ -54,6 +56,18 @@ class Budget:
                 raise LimitReached(
                     f"node limit: {n} live BDD nodes > {self.max_nodes}", kind="nodes"
                 )
+
+
+@contextmanager
+def recursion_limit(depth: int) -> Iterator[None]:
+    """Raise Python's recursion limit to at least ``depth`` inside the block (for memoised
+    recursions over BDDs, whose depth is the number of variables)."""
+    saved = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(saved, depth))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(saved)
 
 
 def call_within(budget: Budget, fn: Callable[[], Any]) -> Any:

@@ -205,9 +205,7 @@ class Region:
         """
         if self.kind == "hamming":
             return f"Hamming ball, radius {self.radius} ({self.size} inputs)"
-        return (
-            f"{len(self.free)} free pixels, at most {self.radius} flips ({self.size} inputs)"
-        )
+        return f"{len(self.free)} free pixels, at most {self.radius} flips ({self.size} inputs)"
 
 
 def _center(center: Sequence[int] | np.ndarray) -> np.ndarray:

@@ -35,7 +35,6 @@ __all__ = [
     "output_predict",
     "predict_from_dots",
     "classify",
-    "scores",
 ]
 
 _CHUNK = 65536
@@ -126,9 +125,3 @@ def classify(model: BNN, x: np.ndarray) -> np.ndarray:
         h = hidden_forward(model, x2[start : start + _CHUNK])
         labels[start : start + _CHUNK] = output_predict(model.output, h)
     return labels[0] if single else labels
-
-
-def scores(model: BNN, x: np.ndarray) -> np.ndarray:
-    """Return the output scores s = W h + b (float64, for display; :func:`classify` decides)."""
-    h = hidden_forward(model, np.atleast_2d(x))
-    return h.astype(np.float64) @ model.output.weight.T.astype(np.float64) + model.output.bias

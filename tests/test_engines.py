@@ -132,7 +132,7 @@ def test_approx_within_tolerance_in_most_seeds():
     exact = count(model, region, engine="bdd").per_class
     eps, hits, trials = 0.8, 0, 0
     for seed in range(1, 6):
-        est = count(model, region, engine="approx", epsilon=eps, seed=seed)
+        est = count(model, region, engine="approx", approx_epsilon=eps, seed=seed)
         assert not est.exact and est.epsilon == eps
         for e, x in zip(est.per_class, exact, strict=True):
             trials += 1

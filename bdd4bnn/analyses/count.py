@@ -35,8 +35,8 @@ def count(
     max_nodes: int | None = None,
     progress: Progress | None = None,
     backend: str = "auto",
-    epsilon: float = 0.8,
-    delta: float = 0.2,
+    approx_epsilon: float = 0.8,
+    approx_delta: float = 0.2,
     seed: int = 1,
 ) -> CountResult:
     """Count the inputs of ``region`` per predicted class.
@@ -44,7 +44,9 @@ def count(
     ``engine``: any registered engine that counts (``bdd4bnn.engines.names(COUNT)``) or
     "auto" (:mod:`bdd4bnn.engines.choose`). ``adversarial`` counts inputs classified
     differently from the centre (only as ``targets`` when given). Exact per-class counts are
-    checked to sum to the region's size. ``epsilon``, ``delta``, ``seed``: ApproxMC's.
+    checked to sum to the region's size. ``approx_epsilon``, ``approx_delta``, ``seed``:
+    ApproxMC's tolerance, confidence and seed (reported as ``epsilon`` and ``delta`` when the
+    count is approximate).
 
     >>> from bdd4bnn import Region, count, load_model
     >>> net = load_model("models/mnist_10x10_100-50-20-10.json")
@@ -63,7 +65,7 @@ def count(
         budget.max_nodes = choice.node_ceiling
     bar = as_progress(progress)
     base = dict(label=label, total=region.size, targets=tg, region=region.describe())
-    options = Options(backend=backend, epsilon=epsilon, delta=delta, seed=seed)
+    options = Options(backend=backend, epsilon=approx_epsilon, delta=approx_delta, seed=seed)
     reason = choice.reason
     with Engines(model, budget, options) as engines:
         try:
@@ -107,8 +109,8 @@ def count(
         engine=choice.engine,
         engine_reason=reason,
         exact=exact,
-        epsilon=None if exact else epsilon,
-        delta=None if exact else delta,
+        epsilon=None if exact else approx_epsilon,
+        delta=None if exact else approx_delta,
         peak_nodes=budget.peak_nodes,
         **base,
     )

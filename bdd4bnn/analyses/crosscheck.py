@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from statistics import NormalDist
-from typing import Any
 
 import numpy as np
 
@@ -25,12 +24,13 @@ from ..model import BNN
 from ..region import Region
 from ..semantics import classify
 from .common import Engines, check_limits
+from .results import Result
 
 __all__ = ["CrossCheckResult", "crosscheck", "wilson"]
 
 
 @dataclass
-class CrossCheckResult:
+class CrossCheckResult(Result):
     status: str  # "ok" or "unknown" (the formal engine hit a limit)
     label: int
     total: int
@@ -46,9 +46,6 @@ class CrossCheckResult:
     formal_seconds: float = 0.0
     concrete_seconds: float = 0.0
     reason: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def wilson(successes: int, n: int, z: float) -> tuple[float, float]:

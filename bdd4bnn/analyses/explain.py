@@ -20,20 +20,20 @@ explanation by deletion, one query per pixel; essential pixels by one query each
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..engines import Capability, Options, get
 from ..engines import choose as choose_engine
 from ..errors import LimitReached, RegionError
-from ..limits import Budget
+from ..limits import Budget, recursion_limit
 from ..model import BNN
 from ..region import Region
 from ..semantics import classify
 from .common import Engines, Progress, as_progress, check_limits
+from .results import Result
 
 __all__ = ["ExplainResult", "explain", "class_graph", "KINDS"]
 
@@ -41,7 +41,7 @@ KINDS = ("pi", "shortest", "essential")
 
 
 @dataclass
-class ExplainResult:
+class ExplainResult(Result):
     """Explanations (lists of pixel indices), essential and necessary pixels."""
 
     status: str
@@ -56,9 +56,6 @@ class ExplainResult:
     engine: str = "bdd"
     seconds: float = 0.0
     reason: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 class _Explainer:
@@ -115,12 +112,10 @@ class _BddExplainer(_Explainer):
                     eng.budget.check()
             return hit
 
-        limit = sys.getrecursionlimit()
-        sys.setrecursionlimit(max(limit, 4 * eng.n + 1000))
         try:
-            return t(g)
+            with recursion_limit(4 * eng.n + 1000):
+                return t(g)
         finally:
-            sys.setrecursionlimit(limit)
             memo.clear()
             t = None  # type: ignore[assignment]  # break the closure's self-reference
 
@@ -228,12 +223,14 @@ def explain(
     if kind not in KINDS:
         raise RegionError(f"kind {kind!r}: choose from {', '.join(KINDS)}")
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise RegionError(f"--count must be an integer >= 1, got {count!r}")
+        raise RegionError(f"count must be an integer >= 1, got {count!r}")
     choice = choose_engine.for_explain(kind, count, engine)
     caps = choose_engine.capability_for_explain(kind, count)
     eng = get(choice.engine, Capability.FIND)
     if not eng.can(*caps):
-        raise RegionError("shortest and several explanations need --engine bdd")
+        raise RegionError(
+            "shortest and several explanations need --engine bdd (the class function)"
+        )
     t0 = time.perf_counter()
     label = int(classify(model, region.center))
     budget = Budget(timeout, max_nodes)

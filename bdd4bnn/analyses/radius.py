@@ -92,7 +92,9 @@ def radius(
     if engine != "auto":
         caps = (Capability.FIND,) if epsilon == 0 else (Capability.COUNT, Capability.EXACT)
         if epsilon > 0 and engine in REGISTRY and not REGISTRY[engine].can(*caps):
-            raise RegionError(f"--epsilon > 0 needs a counting engine (bdd or enum), not {engine}")
+            raise RegionError(
+                f"epsilon > 0 needs an exact counting engine (bdd or enum), not {engine}"
+            )
     t0 = time.perf_counter()
     center, top = region.center, region.radius
     label = int(classify(model, center))

@@ -5,17 +5,19 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["CountResult", "VerifyResult", "RadiusResult"]
+__all__ = ["Result", "CountResult", "VerifyResult", "RadiusResult"]
 
 
 @dataclass
-class _Result:
+class Result:
+    """Base of every result record: ``to_json()`` gives plain JSON-ready data."""
+
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
 
 @dataclass
-class CountResult(_Result):
+class CountResult(Result):
     """Per-class counts over a region (``status`` is "ok" or "unknown").
 
     With the approximate engine, ``exact`` is False and counts are (ε, δ) estimates.
@@ -40,7 +42,7 @@ class CountResult(_Result):
 
 
 @dataclass
-class VerifyResult(_Result):
+class VerifyResult(Result):
     """Robust, or one adversarial input re-checked by concrete inference."""
 
     status: str
@@ -60,7 +62,7 @@ class VerifyResult(_Result):
 
 
 @dataclass
-class RadiusResult(_Result):
+class RadiusResult(Result):
     """The largest safe Hamming radius (``max_reached``: no failure up to ``--max``)."""
 
     status: str

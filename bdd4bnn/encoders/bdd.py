@@ -19,11 +19,10 @@ conjunction):
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from typing import Any
 
-from ..limits import Budget
+from ..limits import Budget, recursion_limit
 from ..region import Region
 from .constraints import Card
 
@@ -171,12 +170,10 @@ class BddManager:
                 self.budget.check()
             return node
 
-        limit = sys.getrecursionlimit()
-        sys.setrecursionlimit(max(limit, 4 * m + 1000))
         try:
-            return build(0, card.k, 0)
+            with recursion_limit(4 * m + 1000):
+                return build(0, card.k, 0)
         finally:
-            sys.setrecursionlimit(limit)
             memo.clear()
             build = None  # type: ignore[assignment]  # break the closure's self-reference
 
@@ -256,12 +253,10 @@ class BddManager:
             g.add_edge(node, name(hi), style="solid", value=1)
             return node
 
-        limit = sys.getrecursionlimit()
-        sys.setrecursionlimit(max(limit, 4 * self.n + 1000))
         try:
-            g.graph["root"] = name(u)
+            with recursion_limit(4 * self.n + 1000):
+                g.graph["root"] = name(u)
         finally:
-            sys.setrecursionlimit(limit)
             name = None  # type: ignore[assignment]  # break the closure's self-reference
         return g
 
@@ -297,12 +292,10 @@ class BddManager:
                 memo[key] = c
             return ((1 << (n - reg.level)) - c) if neg else c
 
-        limit = sys.getrecursionlimit()
-        sys.setrecursionlimit(max(limit, 4 * n + 1000))
         try:
-            return models(u) << level(u)
+            with recursion_limit(4 * n + 1000):
+                return models(u) << level(u)
         finally:
-            sys.setrecursionlimit(limit)
             models = level = None  # type: ignore[assignment]  # break closure cycles
 
     def pick(self, u: Function) -> dict[int, bool] | None:

@@ -83,9 +83,7 @@ class SatSession:
         if g is None:
             pool = self.enc.pool
             g = pool.id(("at_least", k))
-            enc = CardEnc.atleast(
-                self._flips, bound=k, vpool=pool, encoding=EncType.kmtotalizer
-            )
+            enc = CardEnc.atleast(self._flips, bound=k, vpool=pool, encoding=EncType.kmtotalizer)
             for cl in enc.clauses:
                 self.solver.add_clause([*cl, -g])
             self._at_least[k] = g

@@ -1,0 +1,436 @@
+"""Commands that ask questions of a model over a region: count, verify, radius, explain,
+crosscheck."""
+
+from __future__ import annotations
+
+import click
+
+from ..analyses.count import count as count_region
+from ..analyses.explain import KINDS, class_graph
+from ..analyses.explain import explain as explain_decision
+from ..analyses.radius import radius as radius_of
+from ..analyses.verify import verify as verify_region
+from ..formats import load_input, load_model
+from ..plots import draw_explanations
+from ..region import Region
+from .common import (
+    COUNT_ENGINES,
+    EXACT_COUNT_ENGINES,
+    EXIT_ADVERSARIAL,
+    FIND_ENGINES,
+    Progress,
+    build_region,
+    check_limits,
+    friendly_errors,
+    model_name,
+    region_options,
+    render,
+)
+
+
+@click.command()
+@region_options
+@click.option(
+    "--engine",
+    type=click.Choice(COUNT_ENGINES),
+    default="auto",
+    show_default=True,
+    help="bdd / enum (exact), approx (ApproxMC), auto (chosen by a documented rule).",
+)
+@click.option(
+    "--approx-epsilon",
+    type=float,
+    default=0.8,
+    show_default=True,
+    help="ApproxMC tolerance: estimates within a (1+eps) factor...",
+)
+@click.option(
+    "--approx-delta",
+    type=float,
+    default=0.2,
+    show_default=True,
+    help="...with probability at least 1 - delta.",
+)
+@click.option("--seed", type=int, default=1, show_default=True, help="ApproxMC seed.")
+@friendly_errors
+def count(
+    model,
+    input_file,
+    radius,
+    free_file,
+    targets,
+    timeout,
+    max_nodes,
+    backend,
+    as_json,
+    quiet,
+    engine,
+    approx_epsilon,
+    approx_delta,
+    seed,
+) -> None:
+    """Count, exactly and per class, the inputs of a region by predicted class."""
+    check_limits(timeout, max_nodes)
+    net = load_model(model)
+    region = build_region(net, input_file, radius, free_file)
+    bar = Progress(sum(b.out_size for b in net.blocks) + net.num_classes, quiet, "count")
+    try:
+        res = count_region(
+            net,
+            region,
+            engine=engine,
+            approx_epsilon=approx_epsilon,
+            approx_delta=approx_delta,
+            seed=seed,
+            targets=targets or None,
+            timeout=timeout,
+            max_nodes=max_nodes,
+            backend=backend,
+            progress=bar,
+        )
+    finally:
+        bar.close()
+
+    def rows() -> list[tuple[str, object]]:
+        if res.status != "ok":
+            return []
+        assert res.per_class is not None and res.adversarial is not None
+        cells = "  ".join(f"{c}: {n}" for c, n in enumerate(res.per_class) if n)
+        approx = "" if res.exact else f" (ApproxMC, eps={res.epsilon}, delta={res.delta})"
+        verdict = "robust" if res.robust else "NOT robust"
+        share = f"{res.adversarial / res.total:.4%}"
+        return [
+            ("per class", cells + approx),
+            ("adversarial", f"{res.adversarial} of {res.total} ({share}) -> {verdict}"),
+        ]
+
+    render(res, net, region, rows, as_json)
+
+
+@click.command()
+@region_options
+@click.option(
+    "--samples",
+    type=click.IntRange(min=0),
+    default=2048,
+    show_default=True,
+    help="Uniform samples tried first by concrete inference (0: none).",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(FIND_ENGINES),
+    default="auto",
+    show_default=True,
+    help="bdd, sat, enum, or auto (chosen by a documented rule).",
+)
+@friendly_errors
+def verify(
+    model,
+    input_file,
+    radius,
+    free_file,
+    targets,
+    timeout,
+    max_nodes,
+    backend,
+    as_json,
+    quiet,
+    samples,
+    engine,
+) -> None:
+    """Decide whether every input of a region keeps the input's class.
+
+    Exit code 0: robust; 1: an adversarial input was found (printed, re-checked by concrete
+    inference); 3: unknown.
+    """
+    check_limits(timeout, max_nodes)
+    net = load_model(model)
+    region = build_region(net, input_file, radius, free_file)
+    bar = Progress(sum(b.out_size for b in net.blocks) + net.num_classes, quiet, "verify")
+    try:
+        res = verify_region(
+            net,
+            region,
+            engine=engine,
+            targets=targets or None,
+            timeout=timeout,
+            max_nodes=max_nodes,
+            backend=backend,
+            progress=bar,
+            samples=samples,
+        )
+    finally:
+        bar.close()
+
+    def rows() -> list[tuple[str, object]]:
+        if res.status != "ok":
+            return []
+        if res.robust:
+            return [("result", "ROBUST (no input of the region changes the class)")]
+        return [
+            (
+                "result",
+                f"NOT ROBUST: flipping pixels {res.flipped} gives class "
+                f"{res.counterexample_class} (found by {res.found_by}, re-checked by inference)",
+            )
+        ]
+
+    adversarial = res.status == "ok" and not res.robust
+    render(res, net, region, rows, as_json, verdict_exit=EXIT_ADVERSARIAL if adversarial else 0)
+
+
+@click.command()
+@click.argument("model", type=click.Path())
+@click.option("--input", "input_file", required=True, type=click.Path(), help="Input file.")
+@click.option("--max", "max_radius", type=int, help="Largest radius to try (default: n).")
+@click.option(
+    "--epsilon",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Tolerated share of misclassified inputs in each ball.",
+)
+@click.option("--engine", type=click.Choice(FIND_ENGINES), default="auto", show_default=True)
+@click.option("--timeout", type=float, help="Give up after this many seconds (unknown).")
+@click.option("--max-nodes", type=int, help="Give up past this many live BDD nodes.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@friendly_errors
+def radius(
+    model, input_file, max_radius, epsilon, engine, timeout, max_nodes, as_json, quiet
+) -> None:
+    """Find the robustness radius: the largest safe Hamming distance of an input."""
+    check_limits(timeout, max_nodes)
+    net = load_model(model)
+    center = load_input(input_file, net.input_size)
+    if max_radius is None:
+        region = Region.everything(center)
+    else:
+        region = Region.hamming(center, max_radius)
+    bar = Progress(region.radius, quiet, "radius")
+    try:
+        res = radius_of(
+            net,
+            region,
+            epsilon=epsilon,
+            engine=engine,
+            timeout=timeout,
+            max_nodes=max_nodes,
+            progress=bar,
+        )
+    finally:
+        bar.close()
+
+    def rows() -> list[tuple[str, object]]:
+        out: list[tuple[str, object]] = []
+        if res.status != "ok":
+            out.append(("proven", f"{res.radius_lower} <= radius < {res.radius_upper or 'n/a'}"))
+        elif res.max_reached:
+            out.append(("radius", f"{res.radius} (the --max bound: no failure up to it)"))
+        else:
+            out.append(
+                (
+                    "radius",
+                    f"{res.radius} (an input at distance {res.radius + 1} is classified "
+                    f"{res.counterexample_class})",
+                )
+            )
+        if epsilon:
+            out.append(("epsilon", epsilon))
+        return out
+
+    render(res, net, None, rows, as_json)
+
+
+@click.command()
+@click.argument("model", type=click.Path())
+@click.option("--input", "input_file", required=True, type=click.Path(), help="Input file.")
+@click.option("--radius", type=int, help="Within the Hamming ball of this radius.")
+@click.option("--free", "free_file", type=click.Path(), help="Only these pixels may change.")
+@click.option(
+    "--kind",
+    type=click.Choice(KINDS),
+    default="pi",
+    show_default=True,
+    help="pi: PI explanations; shortest: a minimum one; essential: features only.",
+)
+@click.option(
+    "--count",
+    "k",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="How many PI explanations (shortest first).",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(FIND_ENGINES),
+    default="auto",
+    show_default=True,
+    help="bdd: every kind; sat / enum: one PI explanation by deletion; auto: bdd.",
+)
+@click.option("--png", type=click.Path(), help="Draw the input with the explanations marked.")
+@click.option(
+    "--dot",
+    type=click.Path(),
+    help="Export the class BDD restricted to the region (.dot, or .graphml).",
+)
+@click.option("--timeout", type=float, help="Give up after this many seconds (unknown).")
+@click.option("--max-nodes", type=int, help="Give up past this many live BDD nodes.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@friendly_errors
+def explain(
+    model, input_file, radius, free_file, kind, k, engine, png, dot, timeout, max_nodes, as_json
+) -> None:
+    """Explain a decision: prime-implicant explanations, essential and necessary features.
+
+    Without --radius or --free, explanations hold over all inputs.
+    """
+    check_limits(timeout, max_nodes)
+    net = load_model(model)
+    center = load_input(input_file, net.input_size)
+    region = None
+    if radius is not None or free_file is not None:
+        region = build_region(net, input_file, radius, free_file)
+    res = explain_decision(
+        net,
+        region or Region.everything(center),
+        kind=kind,
+        count=k,
+        engine=engine,
+        timeout=timeout,
+        max_nodes=max_nodes,
+    )
+    extra: dict[str, str] = {}
+    if png and res.status == "ok":
+        draw_explanations(
+            center,
+            res.explanations,
+            res.essential,
+            png,
+            title=f"{model_name(net)}: class {res.label}",
+        )
+        extra["png"] = png
+    if dot and res.status == "ok":
+        import networkx as nx
+
+        graph = class_graph(
+            net, region or Region.everything(center), timeout=timeout, max_nodes=max_nodes
+        )
+        if str(dot).endswith(".graphml"):
+            nx.write_graphml(graph, dot)
+        else:
+            nx.nx_pydot.write_dot(graph, dot)
+        extra["dot"] = dot
+
+    def rows() -> list[tuple[str, object]]:
+        out: list[tuple[str, object]] = [
+            (f"explanation {j + 1}", f"{e} ({len(e)} pixels)")
+            for j, e in enumerate(res.explanations)
+        ]
+        if res.num_explanations is not None:
+            out.append(("PI explanations in all", res.num_explanations))
+        if res.essential is not None:
+            out += [
+                ("essential", f"{res.essential} (same value in every input of the class)"),
+                ("necessary", f"{res.necessary} (in every PI explanation)"),
+            ]
+        return out
+
+    render(res, net, region, rows, as_json, extra=extra)
+
+
+@click.command()
+@click.argument("model", type=click.Path())
+@click.option("--input", "input_file", required=True, type=click.Path(), help="Input file.")
+@click.option("--radius", type=int, help="Hamming radius (with --free: max flips in it).")
+@click.option("--free", "free_file", type=click.Path(), help="Only these pixels may change.")
+@click.option("--samples", type=click.IntRange(min=1), help="Uniform samples to draw.")
+@click.option("--exhaustive", is_flag=True, help="Enumerate the whole region (exact match).")
+@click.option(
+    "--engine",
+    type=click.Choice(EXACT_COUNT_ENGINES),
+    default="bdd",
+    show_default=True,
+    help="The formal engine to check.",
+)
+@click.option(
+    "--path",
+    type=click.Choice(["auto", "triton", "int8", "float32", "packed"]),
+    default="auto",
+    show_default=True,
+    help="The concrete inference path.",
+)
+@click.option("--confidence", type=float, default=0.999, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--timeout", type=float, help="Limit for the formal engine (unknown).")
+@click.option("--max-nodes", type=int, help="Node limit for the formal engine.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@friendly_errors
+def crosscheck(
+    model,
+    input_file,
+    radius,
+    free_file,
+    samples,
+    exhaustive,
+    engine,
+    path,
+    confidence,
+    seed,
+    timeout,
+    max_nodes,
+    as_json,
+) -> None:
+    """Cross-check formal per-class counts with fast concrete inference.
+
+    Exit code 0: consistent; 1: inconsistent; 3: the formal engine hit a limit.
+    """
+    from ..analyses.crosscheck import crosscheck as run_crosscheck
+
+    check_limits(timeout, max_nodes)
+    if exhaustive == (samples is not None):
+        raise click.UsageError("give exactly one of --samples N or --exhaustive")
+    if not 0 < confidence < 1:
+        raise click.BadParameter("must lie in (0, 1)", param_hint="--confidence")
+    net = load_model(model)
+    region = build_region(net, input_file, radius, free_file)
+    res = run_crosscheck(
+        net,
+        region,
+        samples=samples,
+        exhaustive=exhaustive,
+        engine=engine,
+        path=path,
+        confidence=confidence,
+        seed=seed,
+        timeout=timeout,
+        max_nodes=max_nodes,
+    )
+
+    def rows() -> list[tuple[str, object]]:
+        out: list[tuple[str, object]] = [
+            ("formal", f"{res.formal} ({res.engine}, {res.formal_seconds:.3f} s)"),
+            (
+                "observed",
+                f"{res.observed} ({res.mode}, {res.samples} inputs, path "
+                f"{res.path}, {res.concrete_seconds:.3f} s)",
+            ),
+        ]
+        if res.consistent is not None:
+            out.append(("result", "consistent" if res.consistent else "INCONSISTENT"))
+        return out
+
+    inconsistent = res.consistent is False
+    render(
+        res,
+        net,
+        region,
+        rows,
+        as_json,
+        timed=False,
+        verdict_exit=EXIT_ADVERSARIAL if inconsistent else 0,
+    )
+
+
+COMMANDS = [count, verify, radius, explain, crosscheck]

@@ -1,0 +1,200 @@
+"""What every command shares: error handling, options, regions, progress, rendering."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from ..engines import Capability, names
+from ..errors import Bdd4bnnError
+from ..formats import load_indices, load_input
+from ..model import BNN
+from ..region import Region
+
+COUNT_ENGINES = names(Capability.COUNT)
+FIND_ENGINES = names(Capability.FIND)
+EXACT_COUNT_ENGINES = names(Capability.COUNT, Capability.EXACT)
+
+EXIT_ADVERSARIAL = 1
+EXIT_BAD_INPUT = 2
+EXIT_UNKNOWN = 3
+
+
+def fail(message: str) -> None:
+    click.echo(f"bdd4bnn: error: {message}", err=True)
+    sys.exit(EXIT_BAD_INPUT)
+
+
+def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn bdd4bnn's errors into one line on stderr and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except Bdd4bnnError as exc:
+            fail(str(exc))
+        except RecursionError:  # pragma: no cover - defensive
+            fail("input too deep to process")
+
+    return wrapper
+
+
+def region_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Add --input, --radius, --free, --target, --timeout, --max-nodes, --json."""
+    options = [
+        click.argument("model", type=click.Path()),
+        click.option(
+            "--input",
+            "input_file",
+            required=True,
+            type=click.Path(),
+            help="Input file: 0/1 or -1/+1 values (whitespace/comma separated, or a JSON array).",
+        ),
+        click.option("--radius", type=int, help="Hamming radius (with --free: max flips in it)."),
+        click.option(
+            "--free",
+            "free_file",
+            type=click.Path(),
+            help="File of 0-based indices of the pixels that may change.",
+        ),
+        click.option(
+            "--target",
+            "targets",
+            type=int,
+            multiple=True,
+            help="Count as adversarial only inputs classified as this class (repeatable).",
+        ),
+        click.option("--timeout", type=float, help="Give up after this many seconds (unknown)."),
+        click.option("--max-nodes", type=int, help="Give up past this many live BDD nodes."),
+        click.option(
+            "--backend",
+            type=click.Choice(["auto", "cudd", "autoref"]),
+            default="auto",
+            show_default=True,
+            help="BDD backend.",
+        ),
+        click.option("--json", "as_json", is_flag=True, help="Print one JSON object."),
+        click.option("--quiet", "-q", is_flag=True, help="No progress bar."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def build_region(model: BNN, input_file: str, radius: int | None, free_file: str | None) -> Region:
+    """Return the region the options describe (exactly one of radius / free is needed)."""
+    if radius is None and free_file is None:
+        raise click.UsageError("give --radius R, or --free FILE (optionally with --radius R)")
+    center = load_input(input_file, model.input_size)
+    if free_file is not None:
+        return Region.fixed(center, load_indices(free_file, model.input_size), radius)
+    assert radius is not None
+    return Region.hamming(center, radius)
+
+
+def check_limits(timeout: float | None, max_nodes: int | None) -> None:
+    if timeout is not None and not timeout > 0:
+        raise click.BadParameter("must be > 0", param_hint="--timeout")
+    if max_nodes is not None and max_nodes <= 0:
+        raise click.BadParameter("must be > 0", param_hint="--max-nodes")
+
+
+class Progress:
+    """A tqdm bar on stderr, shown only on a terminal."""
+
+    def __init__(self, total: int, quiet: bool, desc: str) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(
+            total=total,
+            desc=desc,
+            unit="step",
+            leave=False,
+            disable=True if quiet else None,
+            file=sys.stderr,
+        )
+
+    def __call__(self, n: int) -> None:
+        self.bar.update(n)
+
+    def start(self, total: int, unit: str) -> None:
+        """Resize the bar once the analysis knows its work (e.g. inputs to enumerate)."""
+        self.bar.reset(total=total)
+        self.bar.unit = unit
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def model_name(model: BNN) -> str:
+    return str(model.metadata.get("name", "model"))
+
+
+def show(rows: list[tuple[str, object]]) -> None:
+    """Print aligned ``key: value`` lines."""
+    width = max(len(k) for k, _ in rows) + 2
+    for key, value in rows:
+        click.echo(f"{key + ':':<{width}}{value}")
+
+
+def head(net: BNN, region: Region | None, label: int) -> list[tuple[str, object]]:
+    """Return the model / region / label lines every analysis prints first."""
+    sizes = "-".join(map(str, net.layer_sizes))
+    return [
+        ("model", f"{model_name(net)} ({sizes})"),
+        ("region", region.summary() if region else "all inputs"),
+        ("label", label),
+    ]
+
+
+def engine_line(res: Any) -> tuple[str, object]:
+    why = getattr(res, "engine_reason", None)
+    return ("engine", res.engine + (f" ({why})" if why else ""))
+
+
+def emit(result: dict[str, Any], as_json: bool, human: Callable[[], None]) -> None:
+    if as_json:
+        click.echo(json.dumps(result))
+    else:
+        human()
+
+
+def render(
+    res: Any,
+    net: BNN,
+    region: Region | None,
+    rows: Callable[[], list[tuple[str, object]]],
+    as_json: bool,
+    *,
+    extra: dict[str, Any] | None = None,
+    timed: bool = True,
+    verdict_exit: int = 0,
+) -> None:
+    """Print a result (JSON, or the head lines, ``rows()`` and engine/time lines) and exit
+    with its code: 3 when unknown, else ``verdict_exit`` (0 or 1)."""
+    out = res.to_json() | {"model": model_name(net)} | (extra or {})
+
+    def human() -> None:
+        lines = head(net, region, res.label)
+        if region is None:
+            lines = lines[::2]  # model, label
+        if res.status != "ok":
+            lines.append(("result", f"UNKNOWN ({res.reason})"))
+        lines += rows()
+        if timed:
+            if hasattr(res, "engine_reason"):
+                lines.append(engine_line(res))
+            lines.append(("time", f"{res.seconds:.3f} s"))
+        show(lines)
+
+    emit(out, as_json, human)
+    if res.status != "ok":
+        sys.exit(EXIT_UNKNOWN)
+    if verdict_exit:
+        sys.exit(verdict_exit)

@@ -1,0 +1,222 @@
+"""Commands about models and data: train, eval, dataset-input, info."""
+
+from __future__ import annotations
+
+import click
+
+from ..formats import load_model
+from .common import emit, fail, friendly_errors, model_name
+
+
+def _parse_arch(arch: str) -> list[int]:
+    try:
+        sizes = [int(v) for v in arch.replace("x", "-").split("-")]
+    except ValueError:
+        raise click.BadParameter(
+            f"{arch!r}: expected sizes like 100-50-20-10", param_hint="--arch"
+        ) from None
+    if len(sizes) < 3 or min(sizes) < 1:
+        raise click.BadParameter(
+            "need input, at least one hidden layer and the classes", param_hint="--arch"
+        )
+    return sizes
+
+
+@click.command()
+@click.option("--arch", required=True, help="Layer sizes, input first: e.g. 100-50-20-10.")
+@click.option("--size", type=int, required=True, help="Input image side s (s*s pixels).")
+@click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=2), default=128, show_default=True)
+@click.option("--lr", type=float, default=1e-2, show_default=True, help="Adam learning rate.")
+@click.option(
+    "--threshold",
+    type=float,
+    default=None,
+    help="Binarization threshold of the preprocessing (default 0.4).",
+)
+@click.option("--ternary", is_flag=True, help="Weights in {-1, 0, +1} (threshold 0.7*mean|w|).")
+@click.option("--limit", type=click.IntRange(min=2), help="Train on the first N images only.")
+@click.option("--data-dir", type=click.Path(), help="Folder of the MNIST IDX files.")
+@click.option("--out", required=True, type=click.Path(), help="Where to write the model JSON.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object at the end.")
+@friendly_errors
+def train(
+    arch, size, epochs, seed, batch_size, lr, threshold, ternary, limit, data_dir, out, as_json
+) -> None:
+    """Train a BNN on MNIST (straight-through estimator, Adam) and save it as JSON."""
+    from ..data import DEFAULT_THRESHOLD, load_mnist, preprocess, preprocessing_spec
+    from ..formats import save_model
+
+    try:
+        from ..training import TrainConfig, evaluate, from_torch
+        from ..training import train as train_bnn
+    except ImportError:
+        fail("training needs PyTorch: pip install -c constraints.txt -e '.[train]'")
+    sizes = _parse_arch(arch)
+    if sizes[0] != size * size:
+        raise click.BadParameter(f"input size {sizes[0]} != {size}*{size}", param_hint="--arch")
+    if sizes[-1] != 10:
+        raise click.BadParameter(
+            "MNIST has 10 classes: the last size must be 10", param_hint="--arch"
+        )
+    th = DEFAULT_THRESHOLD if threshold is None else threshold
+    xi, yi = load_mnist("train", data_dir)
+    ti, ty = load_mnist("test", data_dir)
+    if limit:
+        xi, yi = xi[:limit], yi[:limit]
+    x_train, x_test = preprocess(xi, size, th), preprocess(ti, size, th)
+    history = []
+
+    def on_epoch(epoch, loss, acc, seconds):
+        history.append({"epoch": epoch, "loss": loss, "test_accuracy": acc, "seconds": seconds})
+        if not as_json:
+            click.echo(
+                f"epoch {epoch}/{epochs}: loss {loss:.4f}  test accuracy {acc:.4f}  "
+                f"({seconds:.1f} s)",
+                err=True,
+            )
+
+    cfg = TrainConfig(
+        sizes, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, ternary=ternary
+    )
+    module = train_bnn(cfg, x_train, yi, x_test, ty, on_epoch=on_epoch)
+    acc = evaluate(module, x_test, ty)
+    meta = {
+        "name": f"mnist_{'-'.join(map(str, sizes))}{'_ternary' if ternary else ''}",
+        "preprocessing": preprocessing_spec(size, th),
+        "training": {
+            "epochs": epochs,
+            "seed": seed,
+            "batch_size": batch_size,
+            "lr": lr,
+            "train_images": len(x_train),
+            "test_accuracy": acc,
+            "ternary": ternary,
+        },
+    }
+    net = from_torch(module, meta)
+    save_model(net, out)
+    res = {"out": out, "test_accuracy": acc, "history": history}
+    emit(res, as_json, lambda: click.echo(f"saved {out}: test accuracy {acc:.4f}"))
+
+
+@click.command(name="eval")
+@click.argument("model", type=click.Path())
+@click.option("--data-dir", type=click.Path(), help="Folder of the MNIST IDX files.")
+@click.option("--split", type=click.Choice(["test", "train"]), default="test", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@friendly_errors
+def eval_(model, data_dir, split, as_json) -> None:
+    """Accuracy of a model on MNIST with the model's own preprocessing."""
+    import time
+
+    import numpy as np
+
+    from ..data import load_mnist, model_preprocessing, preprocess
+    from ..semantics import classify
+
+    net = load_model(model)
+    size, th = model_preprocessing(net.metadata)
+    images, labels = load_mnist(split, data_dir)
+    t0 = time.perf_counter()
+    pred = classify(net, preprocess(images, size, th))
+    acc = float((pred == labels).mean())
+    per_class = [float((pred[labels == c] == c).mean()) for c in range(10)]
+    out = {
+        "model": model_name(net),
+        "split": split,
+        "accuracy": acc,
+        "n": int(len(labels)),
+        "correct": int((pred == labels).sum()),
+        "per_class_accuracy": per_class,
+        "seconds": time.perf_counter() - t0,
+    }
+    emit(
+        out,
+        as_json,
+        lambda: click.echo(
+            f"{model_name(net)}: accuracy {acc:.4f} on {len(labels)} {split} images "
+            f"({int(np.sum(pred == labels))} correct)"
+        ),
+    )
+
+
+@click.command(name="dataset-input")
+@click.option("--index", type=click.IntRange(min=0), required=True, help="Image index.")
+@click.option("--size", type=int, help="Image side s (or take it from --model).")
+@click.option("--model", type=click.Path(), help="Use this model's preprocessing.")
+@click.option("--threshold", type=float, help="Binarization threshold (default 0.4).")
+@click.option("--split", type=click.Choice(["test", "train"]), default="test", show_default=True)
+@click.option("--data-dir", type=click.Path(), help="Folder of the MNIST IDX files.")
+@click.option("--out", required=True, type=click.Path(), help="Input file to write.")
+@friendly_errors
+def dataset_input(index, size, model, threshold, split, data_dir, out) -> None:
+    """Write MNIST image INDEX as an input file (0/1 values, one image row per line)."""
+    from pathlib import Path
+
+    from ..data import DEFAULT_THRESHOLD, load_mnist, model_preprocessing, preprocess
+
+    if model is not None:
+        size, th = model_preprocessing(load_model(model).metadata)
+    elif size is None:
+        raise click.UsageError("give --size or --model")
+    else:
+        th = DEFAULT_THRESHOLD if threshold is None else threshold
+    images, labels = load_mnist(split, data_dir)
+    if index >= len(images):
+        raise click.BadParameter(f"{index} >= {len(images)} images", param_hint="--index")
+    x = preprocess(images[index : index + 1], size, th)[0].reshape(size, size)
+    Path(out).write_text(
+        "\n".join(" ".join("1" if v > 0 else "0" for v in row) for row in x) + "\n"
+    )
+    click.echo(f"wrote {out}: {split} image {index}, label {int(labels[index])}, {size}x{size}")
+
+
+@click.command()
+@click.argument("model", type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@friendly_errors
+def info(model, as_json) -> None:
+    """Describe a model: layers, sizes, parameter count."""
+    net = load_model(model)
+    layers = []
+    for i, b in enumerate(net.blocks):
+        layers.append(
+            {
+                "kind": "block",
+                "index": i,
+                "in": b.in_size,
+                "out": b.out_size,
+                "batch_norm": b.bn is not None,
+                "eps": None if b.bn is None else b.bn.eps,
+            }
+        )
+    layers.append({"kind": "output", "in": net.output.in_size, "out": net.num_classes})
+    out = {
+        "name": model_name(net),
+        "input_size": net.input_size,
+        "layer_sizes": net.layer_sizes,
+        "num_classes": net.num_classes,
+        "parameters": net.num_parameters,
+        "layers": layers,
+        "metadata": net.metadata,
+    }
+
+    def human() -> None:
+        click.echo(f"model:      {out['name']}")
+        click.echo(f"layers:     {'-'.join(map(str, net.layer_sizes))}")
+        click.echo(f"parameters: {net.num_parameters}")
+        for layer in layers:
+            if layer["kind"] == "block":
+                bn = (
+                    f"batch norm (eps={layer['eps']:g})" if layer["batch_norm"] else "no batch norm"
+                )
+                click.echo(f"  block {layer['index']}: {layer['in']} -> {layer['out']}, {bn}, sign")
+            else:
+                click.echo(f"  output:  {layer['in']} -> {layer['out']} classes, argmax")
+
+    emit(out, as_json, human)
+
+
+COMMANDS = [train, eval_, dataset_input, info]
