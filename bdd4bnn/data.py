@@ -28,6 +28,8 @@ __all__ = [
     "preprocessing_spec",
     "DEFAULT_THRESHOLD",
     "SIZES",
+    "accuracy",
+    "input_text",
 ]
 
 MNIST_FILES = {
@@ -131,3 +133,31 @@ def model_preprocessing(metadata: dict[str, Any]) -> tuple[int, float]:
     if not isinstance(spec, dict) or "size" not in spec:
         raise InputError("this model records no MNIST preprocessing (metadata.preprocessing)")
     return int(spec["size"]), float(spec.get("threshold", DEFAULT_THRESHOLD))
+
+
+def accuracy(model: Any, split: str = "test", data_dir: str | Path | None = None) -> dict:
+    """Return the model's MNIST accuracy with its own preprocessing: ``accuracy``, ``n``,
+    ``correct``, ``per_class_accuracy``, ``seconds`` (the inference)."""
+    import time
+
+    from .semantics import classify
+
+    size, th = model_preprocessing(model.metadata)
+    images, labels = load_mnist(split, data_dir)
+    t0 = time.perf_counter()
+    pred = classify(model, preprocess(images, size, th))
+    right = pred == labels
+    return {
+        "split": split,
+        "accuracy": float(right.mean()),
+        "n": int(len(labels)),
+        "correct": int(right.sum()),
+        "per_class_accuracy": [float((pred[labels == c] == c).mean()) for c in range(10)],
+        "seconds": time.perf_counter() - t0,
+    }
+
+
+def input_text(x: np.ndarray, size: int) -> str:
+    """Return ±1 input ``x`` (``size``² values) as an input file: 0/1, one image row a line."""
+    rows = np.asarray(x).reshape(size, size)
+    return "\n".join(" ".join("1" if v > 0 else "0" for v in row) for row in rows) + "\n"

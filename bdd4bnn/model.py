@@ -186,3 +186,32 @@ class BNN:
     def num_parameters(self) -> int:
         n = sum(b.weight.size + b.bias.size + (4 * b.out_size if b.bn else 0) for b in self.blocks)
         return int(n + self.output.weight.size + self.output.bias.size)
+
+    @property
+    def name(self) -> str:
+        """Return the model's name (``metadata["name"]``, else "model")."""
+        return str(self.metadata.get("name", "model"))
+
+    def describe(self) -> dict[str, Any]:
+        """Return a JSON-ready description: name, sizes, parameter count, layers, metadata."""
+        layers: list[dict[str, Any]] = [
+            {
+                "kind": "block",
+                "index": i,
+                "in": b.in_size,
+                "out": b.out_size,
+                "batch_norm": b.bn is not None,
+                "eps": None if b.bn is None else b.bn.eps,
+            }
+            for i, b in enumerate(self.blocks)
+        ]
+        layers.append({"kind": "output", "in": self.output.in_size, "out": self.num_classes})
+        return {
+            "name": self.name,
+            "input_size": self.input_size,
+            "layer_sizes": self.layer_sizes,
+            "num_classes": self.num_classes,
+            "parameters": self.num_parameters,
+            "layers": layers,
+            "metadata": self.metadata,
+        }

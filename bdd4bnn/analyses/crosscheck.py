@@ -24,14 +24,14 @@ from ..model import BNN
 from ..region import Region
 from ..semantics import classify
 from .common import Engines, check_limits
-from .results import Result
+from .results import Result, Status
 
 __all__ = ["CrossCheckResult", "crosscheck", "wilson"]
 
 
 @dataclass
 class CrossCheckResult(Result):
-    status: str  # "ok" or "unknown" (the formal engine hit a limit)
+    status: Status  # "unknown": the formal engine hit a limit
     label: int
     total: int
     mode: str  # "exhaustive" or "samples"

@@ -33,7 +33,7 @@ from ..model import BNN
 from ..region import Region
 from ..semantics import classify
 from .common import Engines, Progress, as_progress, check_limits
-from .results import Result
+from .results import Result, Status
 
 __all__ = ["ExplainResult", "explain", "class_graph", "KINDS"]
 
@@ -44,7 +44,7 @@ KINDS = ("pi", "shortest", "essential")
 class ExplainResult(Result):
     """Explanations (lists of pixel indices), essential and necessary pixels."""
 
-    status: str
+    status: Status
     label: int
     kind: str
     explanations: list[list[int]] = field(default_factory=list)

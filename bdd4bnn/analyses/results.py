@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 __all__ = ["Result", "CountResult", "VerifyResult", "RadiusResult"]
+
+
+Status = Literal["ok", "unknown"]  # "unknown": a time or node limit stopped the analysis
 
 
 @dataclass
@@ -23,7 +26,7 @@ class CountResult(Result):
     With the approximate engine, ``exact`` is False and counts are (ε, δ) estimates.
     """
 
-    status: str
+    status: Status
     label: int
     total: int
     per_class: list[int] | None = None
@@ -45,7 +48,7 @@ class CountResult(Result):
 class VerifyResult(Result):
     """Robust, or one adversarial input re-checked by concrete inference."""
 
-    status: str
+    status: Status
     label: int
     robust: bool | None = None
     counterexample: list[int] | None = None
@@ -65,7 +68,7 @@ class VerifyResult(Result):
 class RadiusResult(Result):
     """The largest safe Hamming radius (``max_reached``: no failure up to ``--max``)."""
 
-    status: str
+    status: Status
     label: int
     radius: int | None = None
     radius_lower: int | None = None  # every ball up to this radius is proven safe

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ResultStore"]
+__all__ = ["ResultStore", "row_gist", "row_line"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (
@@ -77,3 +77,24 @@ class ResultStore:
             row["answer"] = json.loads(row["answer"]) if row["answer"] else None
             out.append(row)
         return out
+
+
+def row_gist(row: dict[str, Any]) -> str:
+    """Return the answer of a results row in a few words (the reason when not "ok")."""
+    a = row["answer"] or {}
+    if row["status"] != "ok":
+        return str(a.get("reason") or a.get("error") or "")
+    return {
+        "count": f"adversarial={a.get('adversarial')}",
+        "verify": f"robust={a.get('robust')}",
+        "radius": f"radius={a.get('radius')}",
+        "explain": f"explanation={(a.get('explanations') or [None])[0]}",
+    }.get(row["analysis"], "")
+
+
+def row_line(row: dict[str, Any]) -> str:
+    """Return a results row as one line of text."""
+    return (
+        f"{row['key'][:10]}  {row['status']:7}  {row['model']}  {row['input']}  "
+        f"{row['region']:>8}  {row['analysis']:7}  {row['seconds']:8.3f} s  {row_gist(row)}"
+    )

@@ -11,6 +11,7 @@ from ..analyses.explain import explain as explain_decision
 from ..analyses.radius import radius as radius_of
 from ..analyses.verify import verify as verify_region
 from ..formats import load_input, load_model
+from ..kernels.predict import PATHS
 from ..plots import draw_explanations
 from ..region import Region
 from .common import (
@@ -22,7 +23,6 @@ from .common import (
     build_region,
     check_limits,
     friendly_errors,
-    model_name,
     region_options,
     render,
 )
@@ -308,7 +308,7 @@ def explain(
             res.explanations,
             res.essential,
             png,
-            title=f"{model_name(net)}: class {res.label}",
+            title=f"{net.name}: class {res.label}",
         )
         extra["png"] = png
     if dot and res.status == "ok":
@@ -356,7 +356,7 @@ def explain(
 )
 @click.option(
     "--path",
-    type=click.Choice(["auto", "triton", "int8", "float32", "packed"]),
+    type=click.Choice(PATHS),
     default="auto",
     show_default=True,
     help="The concrete inference path.",

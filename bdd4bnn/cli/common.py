@@ -132,10 +132,6 @@ class Progress:
         self.bar.close()
 
 
-def model_name(model: BNN) -> str:
-    return str(model.metadata.get("name", "model"))
-
-
 def show(rows: list[tuple[str, object]]) -> None:
     """Print aligned ``key: value`` lines."""
     width = max(len(k) for k, _ in rows) + 2
@@ -147,7 +143,7 @@ def head(net: BNN, region: Region | None, label: int) -> list[tuple[str, object]
     """Return the model / region / label lines every analysis prints first."""
     sizes = "-".join(map(str, net.layer_sizes))
     return [
-        ("model", f"{model_name(net)} ({sizes})"),
+        ("model", f"{net.name} ({sizes})"),
         ("region", region.summary() if region else "all inputs"),
         ("label", label),
     ]
@@ -178,7 +174,7 @@ def render(
 ) -> None:
     """Print a result (JSON, or the head lines, ``rows()`` and engine/time lines) and exit
     with its code: 3 when unknown, else ``verdict_exit`` (0 or 1)."""
-    out = res.to_json() | {"model": model_name(net)} | (extra or {})
+    out = res.to_json() | {"model": net.name} | (extra or {})
 
     def human() -> None:
         lines = head(net, region, res.label)

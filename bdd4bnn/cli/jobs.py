@@ -79,20 +79,10 @@ def results(db, as_json) -> None:
     if as_json:
         click.echo(json.dumps(rows))
         return
+    from ..batch.store import row_line
+
     for r in rows:
-        a = r["answer"] or {}
-        gist = {
-            "count": f"adversarial={a.get('adversarial')}",
-            "verify": f"robust={a.get('robust')}",
-            "radius": f"radius={a.get('radius')}",
-            "explain": f"explanation={(a.get('explanations') or [None])[0]}",
-        }[r["analysis"]]
-        if r["status"] != "ok":
-            gist = a.get("reason") or a.get("error") or ""
-        click.echo(
-            f"{r['key'][:10]}  {r['status']:7}  {r['model']}  {r['input']}  "
-            f"{r['region']:>8}  {r['analysis']:7}  {r['seconds']:8.3f} s  {gist}"
-        )
+        click.echo(row_line(r))
 
 
 @click.command()

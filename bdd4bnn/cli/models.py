@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..formats import load_model
-from .common import emit, fail, friendly_errors, model_name
+from .common import emit, fail, friendly_errors
 
 
 def _parse_arch(arch: str) -> list[int]:
@@ -109,35 +109,16 @@ def train(
 @friendly_errors
 def eval_(model, data_dir, split, as_json) -> None:
     """Accuracy of a model on MNIST with the model's own preprocessing."""
-    import time
-
-    import numpy as np
-
-    from ..data import load_mnist, model_preprocessing, preprocess
-    from ..semantics import classify
+    from ..data import accuracy
 
     net = load_model(model)
-    size, th = model_preprocessing(net.metadata)
-    images, labels = load_mnist(split, data_dir)
-    t0 = time.perf_counter()
-    pred = classify(net, preprocess(images, size, th))
-    acc = float((pred == labels).mean())
-    per_class = [float((pred[labels == c] == c).mean()) for c in range(10)]
-    out = {
-        "model": model_name(net),
-        "split": split,
-        "accuracy": acc,
-        "n": int(len(labels)),
-        "correct": int((pred == labels).sum()),
-        "per_class_accuracy": per_class,
-        "seconds": time.perf_counter() - t0,
-    }
+    out = {"model": net.name} | accuracy(net, split, data_dir)
     emit(
         out,
         as_json,
         lambda: click.echo(
-            f"{model_name(net)}: accuracy {acc:.4f} on {len(labels)} {split} images "
-            f"({int(np.sum(pred == labels))} correct)"
+            f"{net.name}: accuracy {out['accuracy']:.4f} on {out['n']} {split} images "
+            f"({out['correct']} correct)"
         ),
     )
 
@@ -155,7 +136,13 @@ def dataset_input(index, size, model, threshold, split, data_dir, out) -> None:
     """Write MNIST image INDEX as an input file (0/1 values, one image row per line)."""
     from pathlib import Path
 
-    from ..data import DEFAULT_THRESHOLD, load_mnist, model_preprocessing, preprocess
+    from ..data import (
+        DEFAULT_THRESHOLD,
+        input_text,
+        load_mnist,
+        model_preprocessing,
+        preprocess,
+    )
 
     if model is not None:
         size, th = model_preprocessing(load_model(model).metadata)
@@ -166,10 +153,8 @@ def dataset_input(index, size, model, threshold, split, data_dir, out) -> None:
     images, labels = load_mnist(split, data_dir)
     if index >= len(images):
         raise click.BadParameter(f"{index} >= {len(images)} images", param_hint="--index")
-    x = preprocess(images[index : index + 1], size, th)[0].reshape(size, size)
-    Path(out).write_text(
-        "\n".join(" ".join("1" if v > 0 else "0" for v in row) for row in x) + "\n"
-    )
+    x = preprocess(images[index : index + 1], size, th)[0]
+    Path(out).write_text(input_text(x, size))
     click.echo(f"wrote {out}: {split} image {index}, label {int(labels[index])}, {size}x{size}")
 
 
@@ -180,28 +165,8 @@ def dataset_input(index, size, model, threshold, split, data_dir, out) -> None:
 def info(model, as_json) -> None:
     """Describe a model: layers, sizes, parameter count."""
     net = load_model(model)
-    layers = []
-    for i, b in enumerate(net.blocks):
-        layers.append(
-            {
-                "kind": "block",
-                "index": i,
-                "in": b.in_size,
-                "out": b.out_size,
-                "batch_norm": b.bn is not None,
-                "eps": None if b.bn is None else b.bn.eps,
-            }
-        )
-    layers.append({"kind": "output", "in": net.output.in_size, "out": net.num_classes})
-    out = {
-        "name": model_name(net),
-        "input_size": net.input_size,
-        "layer_sizes": net.layer_sizes,
-        "num_classes": net.num_classes,
-        "parameters": net.num_parameters,
-        "layers": layers,
-        "metadata": net.metadata,
-    }
+    out = net.describe()
+    layers = out["layers"]
 
     def human() -> None:
         click.echo(f"model:      {out['name']}")

@@ -13,7 +13,7 @@ from ..model import BNN
 from ..semantics import output_thresholds, predict_from_dots
 from . import cpu
 
-__all__ = ["predict", "PATHS", "default_path"]
+__all__ = ["predict", "PATHS", "default_path", "int8_net"]
 
 PATHS = ("auto", "triton", "int8", "float32", "packed")
 _DOTS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
@@ -44,7 +44,7 @@ def default_path() -> str:
 _PREPARED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _int8_net(model: BNN):
+def int8_net(model: BNN):
     """Return the model prepared for the int8 path (cached while the model lives)."""
     from .int8_torch import Int8Net
 
@@ -62,7 +62,7 @@ def predict(model: BNN, x: np.ndarray, path: str = "auto", chunk: int = 65536) -
         path = default_path()
     x = np.atleast_2d(np.asarray(x, dtype=np.int8))
     if path == "int8":
-        net = _int8_net(model)
+        net = int8_net(model)
         return np.concatenate(
             [net.predict(x[s : s + chunk]) for s in range(0, len(x), chunk)]
             or [np.empty(0, dtype=np.int64)]

@@ -27,7 +27,7 @@ import numpy as np
 
 from ... import jit
 from ...encoders.bdd import BddManager
-from ...encoders.constraints import Card, class_constraints
+from ...encoders.constraints import Card
 from ...encoders.propagate import propagate
 from ...errors import LimitReached
 from ...limits import Budget
@@ -59,6 +59,7 @@ class CompiledRegion:
     last_known: np.ndarray | None = None  # compose: ±1 for constant last-layer neurons, else 0
     last_funcs: list[Any] | None = None  # compose: BDD per neuron of the last hidden layer
     unstable: list[int] = field(default_factory=list)  # unstable neurons per block
+    classes: list[list[Card]] | None = None  # compose: per class, propagation's folded Cards
     tree_nodes: int | None = None  # top-down: undecided nodes expanded (None: not tried)
     _cache: dict[int, Any] = field(default_factory=dict)
 
@@ -76,7 +77,8 @@ class CompiledRegion:
             return self._cache[cls]
         eng = self.engine
         assert self.last_known is not None and self.last_funcs is not None
-        cards = [c.fold(self.last_known) for c in class_constraints(self.model.output, cls)]
+        assert self.classes is not None
+        cards = [c.fold(self.last_known) for c in self.classes[cls]]
         u = eng.true
         if any(c.is_false for c in cards):
             u = eng.false
@@ -181,5 +183,5 @@ def compile_region(
                 progress(1)
         known, funcs = new_known, new_funcs
     return CompiledRegion(
-        model, region, eng, region_bdd, "compose", known, funcs, prop.unstable, tried
+        model, region, eng, region_bdd, "compose", known, funcs, prop.unstable, prop.classes, tried
     )

@@ -74,9 +74,9 @@ class _Walker:
         # importing torch (about 1 s) pays off only for large regions, or once it is loaded
         if region.size > TORCH_FROM or (region.size > 1000 and "torch" in sys.modules):
             try:
-                from ...kernels.predict import _int8_net
+                from ...kernels.predict import int8_net
 
-                self.net = _int8_net(model)
+                self.net = int8_net(model)
             except ImportError:  # pragma: no cover - without torch
                 pass
 
