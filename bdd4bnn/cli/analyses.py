@@ -19,12 +19,13 @@ from .common import (
     EXACT_COUNT_ENGINES,
     EXIT_ADVERSARIAL,
     FIND_ENGINES,
-    Progress,
     build_region,
     check_limits,
     friendly_errors,
+    load_region,
     region_options,
     render,
+    with_bar,
 )
 
 
@@ -71,25 +72,22 @@ def count(
 ) -> None:
     """Count, exactly and per class, the inputs of a region by predicted class."""
     check_limits(timeout, max_nodes)
-    net = load_model(model)
-    region = build_region(net, input_file, radius, free_file)
-    bar = Progress(sum(b.out_size for b in net.blocks) + net.num_classes, quiet, "count")
-    try:
-        res = count_region(
-            net,
-            region,
-            engine=engine,
-            approx_epsilon=approx_epsilon,
-            approx_delta=approx_delta,
-            seed=seed,
-            targets=targets or None,
-            timeout=timeout,
-            max_nodes=max_nodes,
-            backend=backend,
-            progress=bar,
-        )
-    finally:
-        bar.close()
+    net, region = load_region(model, input_file, radius, free_file)
+    res = with_bar(
+        "count",
+        quiet,
+        count_region,
+        net,
+        region,
+        engine=engine,
+        approx_epsilon=approx_epsilon,
+        approx_delta=approx_delta,
+        seed=seed,
+        targets=targets or None,
+        timeout=timeout,
+        max_nodes=max_nodes,
+        backend=backend,
+    )
 
     def rows() -> list[tuple[str, object]]:
         if res.status != "ok":
@@ -144,23 +142,20 @@ def verify(
     inference); 3: unknown.
     """
     check_limits(timeout, max_nodes)
-    net = load_model(model)
-    region = build_region(net, input_file, radius, free_file)
-    bar = Progress(sum(b.out_size for b in net.blocks) + net.num_classes, quiet, "verify")
-    try:
-        res = verify_region(
-            net,
-            region,
-            engine=engine,
-            targets=targets or None,
-            timeout=timeout,
-            max_nodes=max_nodes,
-            backend=backend,
-            progress=bar,
-            samples=samples,
-        )
-    finally:
-        bar.close()
+    net, region = load_region(model, input_file, radius, free_file)
+    res = with_bar(
+        "verify",
+        quiet,
+        verify_region,
+        net,
+        region,
+        engine=engine,
+        targets=targets or None,
+        timeout=timeout,
+        max_nodes=max_nodes,
+        backend=backend,
+        samples=samples,
+    )
 
     def rows() -> list[tuple[str, object]]:
         if res.status != "ok":
@@ -207,19 +202,17 @@ def radius(
         region = Region.everything(center)
     else:
         region = Region.hamming(center, max_radius)
-    bar = Progress(region.radius, quiet, "radius")
-    try:
-        res = radius_of(
-            net,
-            region,
-            epsilon=epsilon,
-            engine=engine,
-            timeout=timeout,
-            max_nodes=max_nodes,
-            progress=bar,
-        )
-    finally:
-        bar.close()
+    res = with_bar(
+        "radius",
+        quiet,
+        radius_of,
+        net,
+        region,
+        epsilon=epsilon,
+        engine=engine,
+        timeout=timeout,
+        max_nodes=max_nodes,
+    )
 
     def rows() -> list[tuple[str, object]]:
         out: list[tuple[str, object]] = []
@@ -393,8 +386,7 @@ def crosscheck(
         raise click.UsageError("give exactly one of --samples N or --exhaustive")
     if not 0 < confidence < 1:
         raise click.BadParameter("must lie in (0, 1)", param_hint="--confidence")
-    net = load_model(model)
-    region = build_region(net, input_file, radius, free_file)
+    net, region = load_region(model, input_file, radius, free_file)
     res = run_crosscheck(
         net,
         region,

@@ -132,6 +132,23 @@ class Progress:
         self.bar.close()
 
 
+def with_bar(desc: str, quiet: bool, analysis: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+    """Run ``analysis(*args, progress=bar, **kw)`` with a progress bar (the analysis sizes it)."""
+    bar = Progress(0, quiet, desc)
+    try:
+        return analysis(*args, progress=bar, **kw)
+    finally:
+        bar.close()
+
+
+def load_region(model: str, input_file: str, radius: int | None, free_file: str | None):
+    """Return (model, region) from the command's file options."""
+    from ..formats import load_model
+
+    net = load_model(model)
+    return net, build_region(net, input_file, radius, free_file)
+
+
 def show(rows: list[tuple[str, object]]) -> None:
     """Print aligned ``key: value`` lines."""
     width = max(len(k) for k, _ in rows) + 2
