@@ -18,7 +18,20 @@ import numpy as np
 
 from .errors import RegionError
 
-__all__ = ["Region"]
+__all__ = ["Region", "count_range"]
+
+
+def count_range(now: int, down: int, up: int, flips: int) -> tuple[int, int]:
+    """Return the range of a count of true literals under at most ``flips`` more flips.
+
+    Lemma (the one interval bound every engine uses): ``now`` literals are true, and among
+    the pixels that may still flip, ``down`` carry a true literal and ``up`` a false one (each
+    pixel carries one literal of this count). Flipping f ≤ ``flips`` of them changes the count
+    by at least −min(flips, down) and at most +min(flips, up), and both ends are reached. Plain
+    Python on ints, so numba compiles the same function for the loops
+    (:func:`bdd4bnn.jit.compiled`).
+    """
+    return now - min(flips, down), now + min(flips, up)
 
 
 @dataclass(frozen=True, eq=False)
@@ -133,8 +146,7 @@ class Region:
                     low_room += 1
                 else:
                     high_room += 1
-        r = self.radius
-        return now - min(r, low_room), now + min(r, high_room)
+        return count_range(now, low_room, high_room, self.radius)
 
     def iter_points(
         self, chunk: int = 65536, distances: Sequence[int] | None = None

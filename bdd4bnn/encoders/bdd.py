@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..limits import Budget, recursion_limit
-from ..region import Region
+from ..region import Region, count_range
 from .constraints import Card
 
 __all__ = ["BddManager", "available_backends"]
@@ -147,12 +147,11 @@ class BddManager:
         memo: dict[tuple[int, int, int], Function] = {}
 
         def build(i: int, need: int, used: int) -> Function:
-            t = true_after[i]
-            f = (m - i) - t
-            room = r - used
-            if need <= t - min(room, t):
+            t = true_after[i]  # the literals from i on: t true at the centre, the rest false
+            lo, hi = count_range(t, t, (m - i) - t, r - used)
+            if need <= lo:
                 return self.true
-            if need > t + min(room, f):
+            if need > hi:
                 return self.false
             key = (i, need, used)
             hit = memo.get(key)

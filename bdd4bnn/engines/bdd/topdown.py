@@ -40,6 +40,7 @@ from ...encoders.bdd import BddManager
 from ...encoders.constraints import Card
 from ...limits import Budget
 from ...region import Region
+from .tables import State, Tables
 
 __all__ = ["compile_classes", "tables", "TREE_NODES_MAX", "SLICE"]
 
@@ -50,7 +51,7 @@ SLICE = 1 << 15  # nodes per compiled call (limits are checked between calls)
 
 def tables(
     blocks: list[list[Card]], classes: list[list[Card]], known0: np.ndarray, region: Region
-) -> tuple[tuple, np.ndarray, np.ndarray]:
+) -> tuple[Tables, np.ndarray, np.ndarray]:
     """Return the compiled loop's tables, the first-block counts at the centre and the
     neurons' starting values (the first block's constants).
 
@@ -100,7 +101,7 @@ def tables(
         for card in cards:
             add(card, cls)
     layer_rows.append(len(row_k))
-    tab = (
+    tab = Tables(
         np.array(unstable, np.int64),
         k1,
         delta,
@@ -122,13 +123,13 @@ def tables(
     return tab, acc0, vals
 
 
-def _state(tab: tuple, acc0: np.ndarray, vals: np.ndarray, cap: int) -> tuple:
-    nfree, nun = tab[2].shape
+def _state(tab: Tables, acc0: np.ndarray, vals: np.ndarray, cap: int) -> State:
+    nfree, nun = tab.delta.shape
     acc = np.zeros((nfree + 2, nun), np.int32)
     acc[0] = acc0
     budget = np.zeros(nfree + 2, np.int64)
-    budget[0] = tab[14]
-    return (
+    budget[0] = tab.radius
+    return State(
         np.zeros(4, np.int64),  # sc: depth, nodes, root code, last result
         np.zeros(nfree + 2, np.int8),  # phase per slot
         budget,
@@ -174,17 +175,17 @@ def compile_classes(
             status = FULL
             break
     if stats is not None:
-        stats["tree_nodes"] = int(st[0][1])  # undecided nodes finished
+        stats["tree_nodes"] = int(st.sc[1])  # undecided nodes finished
     if status == FULL:
         return None
     if status == BROKEN:  # pragma: no cover - the bounds are sound: an internal invariant
         raise AssertionError("top-down compilation: the bounds left no class possible")
-    out = _to_bdds(st, int(st[0][1]), int(st[0][2]), region, eng, budget)
+    out = _to_bdds(st, int(st.sc[1]), int(st.sc[2]), region, eng, budget)
     return {c: out.get(c, eng.false) for c in range(len(classes))}
 
 
 def _to_bdds(
-    st: tuple, n: int, root: int, region: Region, eng: BddManager, budget: Budget
+    st: State, n: int, root: int, region: Region, eng: BddManager, budget: Budget
 ) -> dict[int, Function]:
     """Turn the tree (children before parents) into BDDs; return the root's {class: BDD}."""
     free, center = region.free, region.center
@@ -202,7 +203,7 @@ def _to_bdds(
         c, b = divmod(-1 - code, radius1)
         return {c: eng.region_rest(region, d, b)}
 
-    level, kept, flipped = (a[:n].tolist() for a in st[6:9])
+    level, kept, flipped = (a[:n].tolist() for a in (st.level, st.kept, st.flipped))
     for i in range(n):
         d = level[i]
         keep, flip = child(kept[i], d + 1), child(flipped[i], d + 1)

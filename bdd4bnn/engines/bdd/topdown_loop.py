@@ -1,9 +1,8 @@
 """The compiled inner loop of :mod:`bdd4bnn.engines.bdd.topdown` (numba).
 
 Separate so that importing the encoder does not import numba; see that module for the method.
-``tab`` = (un, k1, delta, below_true, below_false, rows, lits, pos, row_k, row_const,
-layer_rows, layer_vals, class_of_row, nclasses, radius); ``st`` = (sc, phase, budget, keep,
-acc, vals, level, kept, flipped, unknowns), built by :mod:`bdd4bnn.engines.bdd.topdown`.
+``tab`` is a :class:`~.tables.Tables`, ``st`` a :class:`~.tables.State`, both built by
+:mod:`bdd4bnn.engines.bdd.topdown`.
 """
 
 from __future__ import annotations
@@ -11,6 +10,10 @@ from __future__ import annotations
 import numba
 
 from ...jit import OPTIONS as _JIT
+from ...jit import compiled
+from ...region import count_range
+
+_count_range = compiled(count_range)
 
 __all__ = ["expand", "DONE", "PAUSED", "FULL", "BROKEN"]
 
@@ -22,7 +25,7 @@ UNKNOWN = 2  # a three-valued neuron: 0 (−1), 1 (+1) or UNKNOWN
 @numba.njit(inline="always", **_JIT)
 def _row(tab, vals, row, base):
     """Three-valued value of Card ``row`` whose literals read ``vals[base + i]``."""
-    rows, lits, pos, row_k, row_const = tab[5], tab[6], tab[7], tab[8], tab[9]
+    rows, lits, pos, row_k, row_const = tab.rows, tab.lits, tab.pos, tab.row_k, tab.row_const
     if row_const[row] >= 0:
         return row_const[row]
     true = 0
@@ -49,13 +52,17 @@ def _decide(tab, st, d, b, acc):
     A child's first-block intervals lie inside its parent's, so a child with as many unknown
     first-block neurons as its (undecided) parent has the same values everywhere: undecided.
     """
-    un, k1, below_true, below_false = tab[0], tab[1], tab[3], tab[4]
-    layer_rows, layer_vals, class_of_row, nclasses = tab[10], tab[11], tab[12], tab[13]
-    vals, unknowns = st[5], st[9]
+    un, k1, below_true, below_false = tab.unstable, tab.k1, tab.below_true, tab.below_false
+    layer_rows, layer_vals, class_of_row, nclasses = (
+        tab.layer_rows,
+        tab.layer_vals,
+        tab.class_of_row,
+        tab.nclasses,
+    )
+    vals, unknowns = st.vals, st.unknowns
     unknown = 0
     for a in range(un.shape[0]):  # first block: count of true literals within [lo, hi]
-        lo = acc[a] - min(b, below_true[d, a])
-        hi = acc[a] + min(b, below_false[d, a])
+        lo, hi = _count_range(acc[a], below_true[d, a], below_false[d, a], b)
         v = 1 if lo >= k1[a] else (0 if hi < k1[a] else UNKNOWN)
         vals[un[a]] = v
         unknown += v == UNKNOWN
@@ -103,9 +110,9 @@ def expand(tab, st, quota, cap):
     undecided one becomes node ``n`` (its level, its keep child, its flip child), appended after
     its children. ``sc`` = [depth, nodes, root code, last result].
     """
-    delta, radius = tab[2], tab[14]
-    sc, phase, budget, keep, acc = st[0], st[1], st[2], st[3], st[4]
-    level, kept, flipped = st[6], st[7], st[8]
+    delta, radius = tab.delta, tab.radius
+    sc, phase, budget, keep, acc = st.sc, st.phase, st.budget, st.keep, st.acc
+    level, kept, flipped = st.level, st.kept, st.flipped
     nfree = delta.shape[0]
     depth, n, res = sc[0], sc[1], sc[3]
     steps = 0

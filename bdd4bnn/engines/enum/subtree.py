@@ -37,6 +37,7 @@ from ...limits import Budget
 from ...model import BNN
 from ...region import Region
 from ...semantics import output_thresholds
+from .tables import Net, Reg, Walk
 
 __all__ = ["available", "subtree_counts", "SIZE_MAX"]
 
@@ -102,7 +103,7 @@ class _Tables:
         self.s, self.r = s, r
 
 
-def _state(tab: _Tables, c: int, batch_rows: int) -> tuple:
+def _state(tab: _Tables, c: int, batch_rows: int) -> Walk:
     """Return fresh walk state; slot 0 holds the centre, every neuron active."""
     nl, big, r = len(tab.widths), tab.base.size, tab.r
     slots = r + 2
@@ -136,7 +137,7 @@ def _state(tab: _Tables, c: int, batch_rows: int) -> tuple:
     score = np.zeros((c + 3, rows), dtype=np.int32)  # the last row: a batch's dots
     threats = np.zeros(c, dtype=np.int64)
     table = np.zeros((3, rows), dtype=np.int64)  # parent row, last position, size
-    return (
+    return Walk(
         dots,
         h,
         dout,
@@ -179,16 +180,24 @@ def subtree_counts(
 
     tab = _Tables(model, region, distances)
     c = model.num_classes
-    net = (tab.delta, tab.inc, tab.dec, tab.weights, tab.bound, tab.out_w, tab.k)
-    net += (np.ascontiguousarray(tab.delta.T),)
-    reg = (tab.allowed, tab.binom)
+    net = Net(
+        tab.delta,
+        tab.inc,
+        tab.dec,
+        tab.weights,
+        tab.bound,
+        tab.out_w,
+        tab.k,
+        np.ascontiguousarray(tab.delta.T),
+    )
+    reg = Reg(tab.allowed, tab.binom)
     root = _state(tab, c, batch_rows)
-    root[8][3] = 1  # the probe counts the root itself
+    root.state[3] = 1  # the probe counts the root itself
     nodes = [walk(net, reg, root, tab.r, tab.s, 0, 0, 1)]
-    totals = root[7]
+    totals = root.counts
     if progress:
         progress(int(totals.sum()))
-    if root[8][2] == 0:  # settled at the root
+    if root.state[2] == 0:  # settled at the root
         if stats is not None:
             stats["nodes"] = 1
         return [int(v) for v in totals]
@@ -200,22 +209,23 @@ def subtree_counts(
     def worker() -> None:
         st = _state(tab, c, batch_rows)
         with lock:
-            found.append(st[7])
+            found.append(st.counts)
         # private copies: numba's reference counts on shared arrays would bounce between cores
-        own, own_reg = tuple(a.copy() for a in net), tuple(a.copy() for a in reg)
+        own = Net._make(a.copy() for a in net)
+        own_reg = Reg._make(a.copy() for a in reg)
         while not stop.is_set():
             with lock:
                 t0 = next(tasks, None)
             if t0 is None:
                 return
-            st[8][:] = 0
+            st.state[:] = 0
             root_again = 1  # a task's first slice walks its own copy of the root
             while not stop.is_set():
                 visited = walk(own, own_reg, st, tab.r, tab.s, t0, t0 + 1, SLICE)
                 with lock:
                     nodes.append(visited - root_again)
                 root_again = 0
-                if st[8][0] == 0:
+                if st.state[0] == 0:
                     break
 
     n = threads or cpus()

@@ -1,9 +1,8 @@
 """The compiled inner loop of :mod:`bdd4bnn.engines.enum.subtree` (numba).
 
 Separate so that importing the analysis does not import numba; see that module for the method.
-Arguments are tuples of arrays (built by :mod:`bdd4bnn.engines.enum.subtree`): ``net`` = (delta,
-inc, dec, weights, bound, out_w, k, delta_t), ``reg`` = (allowed, binom), ``st`` = (dots, h,
-dout, act, nact, nxt, expanded, counts, state, scratch, cross, score, threats, table).
+Arguments are the named tuples of :mod:`.tables` (built by :mod:`bdd4bnn.engines.enum.subtree`):
+``net`` a :class:`~.tables.Net`, ``reg`` a :class:`~.tables.Reg`, ``st`` a :class:`~.tables.Walk`.
 """
 
 from __future__ import annotations
@@ -11,6 +10,10 @@ from __future__ import annotations
 import numba
 
 from ...jit import OPTIONS as _JIT
+from ...jit import compiled
+from ...region import count_range
+
+_count_range = compiled(count_range)
 
 __all__ = ["walk"]
 
@@ -25,7 +28,7 @@ def walk(net, reg, st, r, s, lo, hi, max_nodes):
     neuron active). Only the root's children ``lo..hi−1`` are walked (a task). ``state`` =
     [current slot (0 when finished), started, root expanded, count the root itself].
     """
-    nxt, expanded, state = st[5], st[6], st[8]
+    nxt, expanded, state = st.nxt, st.expanded, st.state
     visited = 0
     slot = state[0]
     if state[1] == 0:
@@ -56,9 +59,18 @@ def _node(net, reg, st, r, s, t, q, p, count_self):  # noqa: C901 - one node, ke
 
     ``count_self`` false: an expanded node does not count itself (a task's copy of the root).
     """
-    delta, inc, dec, weights, bound, out_w, k = net[:7]
+    delta, inc, dec, weights = net.delta, net.inc, net.dec, net.weights
+    bound, out_w, k = net.bound, net.out_w, net.k
     allowed, binom = reg
-    dots, h, dout, act, nact, counts, scratch = st[0], st[1], st[2], st[3], st[4], st[7], st[9]
+    dots, h, dout, act, nact, counts, scratch = (
+        st.dots,
+        st.h,
+        st.dout,
+        st.act,
+        st.nact,
+        st.counts,
+        st.scratch,
+    )
     nl = nact.shape[1]
     c = out_w.shape[0]
     changed, nchanged = scratch[0], scratch[1][:, 0]
@@ -110,12 +122,11 @@ def _node(net, reg, st, r, s, t, q, p, count_self):  # noqa: C901 - one node, ke
     for a in range(nact[parent, 0]):
         j = act[parent, 0, a]
         d = dots[q, 0, j]
+        lo, hi = _count_range(0, dec[p, j], inc[p, j], b)  # change of the pushing count
         if h[q, 0, j] == 1:
-            m = min(b, dec[p, j])
-            unstable = d - 2 * m < bound[0, j]
+            unstable = d + 2 * lo < bound[0, j]
         else:
-            m = min(b, inc[p, j])
-            unstable = d + 2 * m >= bound[0, j]
+            unstable = d + 2 * hi >= bound[0, j]
         act[q, 0, n0] = j
         n0 += unstable
     nact[q, 0] = n0
@@ -147,7 +158,7 @@ def _node(net, reg, st, r, s, t, q, p, count_self):  # noqa: C901 - one node, ke
     rows = 0
     for i in range(1, bb + 1):
         rows += binom[rem, i]
-    batch = rows <= (st[10].shape[2] if bb <= 2 else min(st[10].shape[2], GENERAL_ROWS))
+    batch = rows <= (st.cross.shape[2] if bb <= 2 else min(st.cross.shape[2], GENERAL_ROWS))
     nthreat = _threats(st, q, win, out_w, k, not batch)  # all of them for a batch
     fixed = nthreat == 0
     if fixed:  # every input of the subtree has the node's class
@@ -184,9 +195,9 @@ def _subsets(n, bb, parent, pos, size):
 
 @numba.njit(inline="always", **_JIT)
 def _threats(st, q, win, out_w, k, first):
-    """List in ``st[12]`` the classes that may beat ``win`` somewhere in slot q's subtree
+    """List in ``st.threats`` the classes that may beat ``win`` somewhere in slot q's subtree
     (with the last layer's unstable neurons free); return how many (at most 1 if ``first``)."""
-    h, act, nact, dout, threats = st[1], st[3], st[4], st[2], st[12]
+    h, act, nact, dout, threats = st.h, st.act, st.nact, st.dout, st.threats
     last = nact.shape[1] - 1
     n = 0
     for cc in range(out_w.shape[0]):
@@ -223,16 +234,16 @@ def _leaves(net, reg, st, q, p, s, win, nthreat, depth, bb, rows):
 
     Only the node's unstable neurons can differ from the node: row ``cross[l, a]`` is 1 at
     the descendants where unstable neuron a of layer l changes. Later layers' dots, and the
-    margins of the node's class over the classes that may beat it (``st[12][:nthreat]``;
+    margins of the node's class over the classes that may beat it (``st.threats[:nthreat]``;
     no other class can win in the subtree), are the node's plus the changing neurons' ±2w.
     For bb <= 2 the rows are the n = s − p children, then the pairs (t1 < t2) in
     lexicographic order, built from contiguous slices; deeper batches follow a table
-    (``st[13]``: parent row, last position, size), each row its parent's plus one flip.
+    (``st.table``: parent row, last position, size), each row its parent's plus one flip.
     """
-    weights, bound, out_w, k, delta_t = net[3], net[4], net[5], net[6], net[7]
-    allowed = reg[0]
-    dots, h, dout, act, nact, counts = st[0], st[1], st[2], st[3], st[4], st[7]
-    cross, score, threats, table = st[10], st[11], st[12], st[13]
+    weights, bound, out_w, k, delta_t = net.weights, net.bound, net.out_w, net.k, net.delta_t
+    allowed = reg.allowed
+    dots, h, dout, act, nact, counts = st.dots, st.h, st.dout, st.act, st.nact, st.counts
+    cross, score, threats, table = st.cross, st.score, st.threats, st.table
     nl = nact.shape[1]
     n = s - p
     last = nl - 1
