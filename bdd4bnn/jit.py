@@ -3,16 +3,48 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
+from collections.abc import Sequence
+from pathlib import Path
 
-__all__ = ["available", "compiled", "OPTIONS"]
+__all__ = ["available", "compiled", "first_use_seconds", "OPTIONS"]
 
 OPTIONS = dict(cache=True, nogil=True, boundscheck=False)  # every compiled loop's njit options
 
+# What a first use costs in a fresh process (benchmarks/RESULTS.md, "First use"): importing
+# numba, then per compiled loop loading its machine code from numba's cache, or compiling it
+# where the cache has none (the first use on a machine, or after the loop's source changed).
+IMPORT_SECONDS = 0.3
+LOAD_SECONDS = 0.5
+COMPILE_SECONDS = 15.0
+
 
 def available() -> bool:
-    """Return whether numba is installed (not importing it: that takes about half a second,
-    which small regions should not pay)."""
+    """Return whether numba is installed (not importing it: small regions should not pay for
+    that, see :data:`IMPORT_SECONDS`)."""
     return importlib.util.find_spec("numba") is not None
+
+
+def first_use_seconds(module: str, functions: Sequence[str]) -> float:
+    """Return the estimated seconds before the compiled ``functions`` of ``module`` can run
+    in this process: 0 once they ran here; else importing numba (if not yet imported) and,
+    per function, loading it from numba's cache beside the module when a cache entry at least
+    as new as the source exists, else compiling it."""
+    mod = sys.modules.get(module)
+    if mod is not None and all(getattr(getattr(mod, f), "signatures", None) for f in functions):
+        return 0.0
+    cost = 0.0 if "numba" in sys.modules else IMPORT_SECONDS
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None:  # pragma: no cover - the loops ship as sources
+        return cost + COMPILE_SECONDS * len(functions)
+    src = Path(spec.origin)
+    tag = f"py{sys.version_info.major}{sys.version_info.minor}"
+    stamp = src.stat().st_mtime
+    for f in functions:
+        entries = (src.parent / "__pycache__").glob(f"{src.stem}.{f}-*.{tag}.nbi")
+        cached = any(e.stat().st_mtime >= stamp for e in entries)
+        cost += LOAD_SECONDS if cached else COMPILE_SECONDS
+    return cost
 
 
 def compiled(fn):  # type: ignore[no-untyped-def]

@@ -95,23 +95,29 @@ def output_thresholds(output: OutputLayer) -> np.ndarray:
 
 
 def predict_from_dots(dots: np.ndarray, k: np.ndarray) -> np.ndarray:
-    """Return the class for integer output dots ``W h`` (N, C) and thresholds ``k`` (C, C)."""
+    """Return the class for integer output dots ``W h`` (N, C) and thresholds ``k`` (C, C).
+
+    For each input the classes are strictly ordered ("c beats c′": a higher exact score, or
+    an equal one and a lower index; :func:`output_thresholds`), so one pass over the classes
+    keeping the best so far finds the winner: c′ replaces the best c iff c′ beats c.
+    """
     dots = np.asarray(dots, dtype=np.int64)
-    out = np.empty(dots.shape[0], dtype=np.int64)
-    step = max(1, _CHUNK // max(1, dots.shape[1]))
-    for start in range(0, dots.shape[0], step):
-        d = dots[start : start + step]
-        wins = (d[:, :, None] - d[:, None, :] >= k[None]).all(axis=2)
-        if not (wins.sum(axis=1) == 1).all():  # pragma: no cover - impossible by construction
-            raise AssertionError("output semantics: not exactly one winner")
-        out[start : start + step] = wins.argmax(axis=1)
-    return out
+    rows = np.arange(dots.shape[0])
+    best = np.zeros(dots.shape[0], dtype=np.int64)
+    for c in range(1, dots.shape[1]):
+        beats = dots[:, c] - dots[rows, best] >= k[c][best]
+        best[beats] = c
+    return best
 
 
 def output_predict(output: OutputLayer, h: np.ndarray) -> np.ndarray:
-    """Return the predicted class (int64, shape (N,)) for last-hidden-layer values ``h``."""
+    """Return the predicted class (int64, shape (N,)) for last-hidden-layer values ``h``.
+
+    The dots are exact in float32 BLAS: integers of magnitude at most the layer width < 2^24.
+    """
     h = np.asarray(h, dtype=np.int8)
-    dots = h.astype(np.float64) @ output.weight.T.astype(np.float64)
+    w = output.weight.T.astype(np.float32)
+    dots = h.astype(np.float32) @ w if h.shape[-1] < 1 << 24 else h.astype(np.float64) @ w
     return predict_from_dots(dots.astype(np.int64), output_thresholds(output))
 
 

@@ -232,7 +232,8 @@ def test_sat_timeout_path_solves_when_time_suffices():
 @settings(max_examples=60, deadline=None)
 @given(bnn_and_region(max_inputs=10))
 def test_enumeration_fast_path_equals_brute_force(case):
-    """The int8 path (normally only for regions over 20,000 inputs) forced on small ones."""
+    """The int8 path (used once torch is loaded, from 1,000 inputs) forced on small ones."""
+    pytest.importorskip("torch")
     from bdd4bnn.engines.enum import stream as enumeration
 
     model, center, free, r, kind = case

@@ -105,8 +105,8 @@ def neuron_constraint(block: Block, neuron: int) -> Card:
     """Return "neuron outputs +1" as a Card over the block's inputs (zero weights dropped)."""
     row = block.weight[neuron]
     nz = np.flatnonzero(row)
-    idx = tuple(int(i) for i in nz)
-    pos = tuple(bool(row[i] > 0) for i in nz)
+    idx = tuple(nz.tolist())
+    pos = tuple((row[nz] > 0).tolist())
     m = len(idx)
     count = np.arange(m + 1)
     mask = neuron_fires(block, neuron, 2 * count - m)

@@ -20,7 +20,7 @@ import numpy as np
 from ...limits import Budget
 from ...model import BNN
 from ...region import Region
-from ...semantics import block_forward, output_predict
+from ...semantics import block_forward, output_thresholds, predict_from_dots
 from . import subtree
 
 __all__ = ["enum_counts", "enum_find", "estimate_seconds", "count_seconds", "macs"]
@@ -30,15 +30,18 @@ __all__ = ["enum_counts", "enum_find", "estimate_seconds", "count_seconds", "mac
 # plus radius × first-block width for the incremental first block).
 PER_INPUT = 0.4e-6
 PER_MAC = 1.5e-11
-# The subtree walk (numba) pays off past this estimated streaming time, or from a small size
-# once numba is loaded (loading takes about 1 s; the first use on a machine also compiles it,
-# about 10 s, then cached); measured at 40–55 ns per input and thread without pruning
-# (benchmarks/RESULTS.md), so its time is bounded by SUBTREE_PER_INPUT per input.
-SUBTREE_FROM = 1.0
-SUBTREE_LOADED_FROM = 10_000  # regions from this size use the walk once numba is loaded
+# The subtree walk (numba) costs its first use in this process (:func:`bdd4bnn.jit.
+# first_use_seconds`: importing numba, loading or compiling the walk) plus at most
+# SUBTREE_PER_INPUT per input and thread (measured 40–55 ns without pruning,
+# benchmarks/RESULTS.md); it is used when that beats streaming, for regions from
+# SUBTREE_MIN inputs.
+SUBTREE_MIN = 10_000
 SUBTREE_PER_INPUT = 8e-8
 CELLS = 1 << 22  # gathered int16 cells per chunk (bounds memory: 8 MiB)
-TORCH_FROM = 500_000  # regions larger than this run later blocks on the int8 kernel
+# Later blocks run on the int8 kernel only when torch is already imported (importing it takes
+# longer than the kernel saves on any region streaming is chosen for) and the region has at
+# least TORCH_FROM inputs.
+TORCH_FROM = 1000
 
 
 def macs(model: BNN) -> int:
@@ -71,8 +74,9 @@ class _Walker:
         self.delta = delta.astype(np.int16)
         self.bound = bound.astype(np.int32)
         self.net = None
-        # importing torch (about 1 s) pays off only for large regions, or once it is loaded
-        if region.size > TORCH_FROM or (region.size > 1000 and "torch" in sys.modules):
+        self.out_w = self.model.output.weight.T.astype(np.float32)  # exact: |dots| < 2^24
+        self.out_k = output_thresholds(model.output)
+        if region.size >= TORCH_FROM and "torch" in sys.modules:
             try:
                 from ...kernels.predict import int8_net
 
@@ -84,10 +88,14 @@ class _Walker:
         """Return the classes for signed first-block dots (B, m)."""
         if self.net is not None:
             return self.net.classes_from_signed_dots(dots, self.bound)
-        h = np.where(dots >= self.bound, 1, -1).astype(np.int8)
+        fired = dots >= self.bound
+        if len(self.model.blocks) == 1:  # W·h = 2·W·[h = +1] − W·1, one float32 GEMM on 0/1
+            out = fired.astype(np.float32) @ (2 * self.out_w)
+            return predict_from_dots(out - self.out_w.sum(axis=0), self.out_k)
+        h = fired.view(np.int8) * np.int8(2) - np.int8(1)
         for block in self.model.blocks[1:]:
             h = block_forward(block, h)
-        return output_predict(self.model.output, h)
+        return predict_from_dots(h.astype(np.float32) @ self.out_w, self.out_k)
 
     def inputs(self, idx: np.ndarray) -> np.ndarray:
         """Return the inputs (B, n) of flip sets ``idx``."""
@@ -134,6 +142,12 @@ def _halves(walker: _Walker, distances: Sequence[int] | None):
     for a0 in range(0, 1 << ha, step):
         a = np.arange(a0, min(a0 + step, 1 << ha))
         keep = allowed[pa[a][:, None] + pb[None, :]]
+        if keep.all():  # every pair: a broadcast sum, no gathers
+            dots = ((walker.base + ta[a])[:, None, :] + tb[None, :, :]).reshape(-1, ta.shape[1])
+            ai = np.repeat(np.arange(a.size), b_all.size)
+            bi = np.tile(b_all, a.size)
+            yield walker.classes_from_dots(dots), a[ai], bi, ha
+            continue
         ai, bi = np.nonzero(keep)
         if ai.size == 0:
             continue
@@ -186,20 +200,33 @@ def _flip_sets_of(sets) -> np.ndarray:
     return sets
 
 
-def uses_subtree(model: BNN, region: Region) -> bool:
-    """Return whether :func:`enum_counts` walks ``region`` with subtree counting."""
+def subtree_seconds(region: Region) -> float | None:
+    """Return the estimated time of the subtree walk on ``region`` in this process, first use
+    included (an upper bound: pruning only helps), or None where it cannot run."""
     if region.size >= subtree.SIZE_MAX or not subtree.available():
+        return None
+    from ... import jit
+
+    first = jit.first_use_seconds(subtree.LOOP_MODULE, ("walk",))
+    return first + region.size * SUBTREE_PER_INPUT / subtree.cpus()
+
+
+def uses_subtree(model: BNN, region: Region) -> bool:
+    """Return whether :func:`enum_counts` walks ``region`` with subtree counting: from
+    :data:`SUBTREE_MIN` inputs, when its estimate (first use included) beats streaming."""
+    if region.size < SUBTREE_MIN:
         return False
-    if "numba" in sys.modules and region.size >= SUBTREE_LOADED_FROM:
-        return True  # already paid for: loading numba and the cached walk takes about 1 s
-    return estimate_seconds(model, region.size, region.radius) > SUBTREE_FROM
+    walk = subtree_seconds(region)
+    return walk is not None and walk < estimate_seconds(model, region.size, region.radius)
 
 
 def count_seconds(model: BNN, region: Region) -> float:
-    """Return the estimated time of :func:`enum_counts` on ``region`` (an upper bound)."""
+    """Return the estimated time of :func:`enum_counts` on ``region`` (the path it takes)."""
     est = estimate_seconds(model, region.size, region.radius)
     if uses_subtree(model, region):
-        return min(est, region.size * SUBTREE_PER_INPUT / subtree.cpus())
+        walk = subtree_seconds(region)
+        assert walk is not None
+        return walk
     return est
 
 
@@ -215,8 +242,8 @@ def enum_counts(
     """Return exact per-class counts over ``region`` (or over its rings ``distances``).
 
     ``method``: "stream" (batched inference of every input), "subtree" (depth-first walk
-    counting whole subtrees, :mod:`bdd4bnn.engines.enum.subtree`) or "auto" (subtree when the
-    stream is estimated over :data:`SUBTREE_FROM` seconds).
+    counting whole subtrees, :mod:`bdd4bnn.engines.enum.subtree`) or "auto"
+    (:func:`uses_subtree`).
     """
     if method not in ("auto", "stream", "subtree"):
         raise ValueError(f"unknown enumeration method {method!r}")

@@ -41,6 +41,7 @@ from .tables import Net, Reg, Walk
 
 __all__ = ["available", "subtree_counts", "SIZE_MAX"]
 
+LOOP_MODULE = "bdd4bnn.engines.enum.subtree_loop"
 SIZE_MAX = 1 << 62  # counts are int64 inside the compiled loop
 BATCH_ROWS = 8192  # the most descendants of a node classified in one vectorised batch
 SLICE = 1 << 16  # nodes per compiled call (a stop request is seen between calls)
