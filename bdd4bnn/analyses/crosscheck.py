@@ -23,7 +23,7 @@ from ..limits import Budget
 from ..model import BNN
 from ..region import Region
 from ..semantics import classify
-from .common import Engines, check_limits
+from .common import Engines, Progress, as_progress, check_limits
 from .results import Result, Status
 
 __all__ = ["CrossCheckResult", "crosscheck", "wilson"]
@@ -71,6 +71,7 @@ def crosscheck(
     seed: int = 0,
     timeout: float | None = None,
     max_nodes: int | None = None,
+    progress: Progress | None = None,
 ) -> CrossCheckResult:
     """Compare the formal per-class counts with concrete inference (see the module doc).
 
@@ -97,6 +98,7 @@ def crosscheck(
     ):
         raise RegionError(f"confidence: must lie in (0, 1), got {confidence!r}")
     used_path = default_path() if path == "auto" else path
+    bar = as_progress(progress)
     choice = choose_engine.for_count(model, region, engine)
     budget = Budget(timeout, max_nodes)
     t_formal = time.perf_counter()
@@ -124,16 +126,27 @@ def crosscheck(
     c = model.num_classes
     t0 = time.perf_counter()
     observed = np.zeros(c, dtype=np.int64)
-    if exhaustive:
-        for x in region.iter_points():
-            observed += np.bincount(predict(model, x, used_path), minlength=c)
-        res.samples = region.size
-    else:
-        assert samples is not None
-        for start in range(0, samples, 65536):
-            x = region.sample(min(65536, samples - start), seed=seed + start)
-            observed += np.bincount(predict(model, x, used_path), minlength=c)
-        res.samples = samples
+    try:  # the concrete pass honours the same time limit
+        if exhaustive:
+            bar.start(region.size, "input")
+            for x in region.iter_points():
+                observed += np.bincount(predict(model, x, used_path), minlength=c)
+                bar(len(x))
+                budget.check()
+            res.samples = region.size
+        else:
+            assert samples is not None
+            bar.start(samples, "sample")
+            for start in range(0, samples, 65536):
+                x = region.sample(min(65536, samples - start), seed=seed + start)
+                observed += np.bincount(predict(model, x, used_path), minlength=c)
+                bar(len(x))
+                budget.check()
+            res.samples = samples
+    except LimitReached as exc:
+        res.status, res.reason = "unknown", f"{exc.reason} (in the concrete pass)"
+        res.concrete_seconds = time.perf_counter() - t0
+        return res
     res.concrete_seconds = time.perf_counter() - t0
     res.observed = [int(v) for v in observed]
     if exhaustive:

@@ -113,9 +113,9 @@ def compile_region(
     """Compile ``model`` over ``region`` (see the module docstring).
 
     ``method``: "topdown", "compose" or "auto" (top-down when numba is installed, bottom-up
-    past ``tree_nodes_max`` undecided nodes or :data:`TOPDOWN_SECONDS` of expansion: a node
-    costs 1.5–7 µs on this machine, and where the bounds decide little, composition may be the
-    faster of the two). ``progress`` is called with neurons done.
+    past ``tree_nodes_max`` undecided nodes or :data:`TOPDOWN_SECONDS` of expansion: where the
+    bounds decide little, composition may be the faster of the two; node costs measured in
+    benchmarks/RESULTS.md). ``progress`` is called with neurons done.
     """
     if method not in METHODS:
         raise ValueError(f"unknown compilation method {method!r}; choose from {METHODS}")
