@@ -82,7 +82,10 @@ def count(
                 if fallback is None:
                     raise
                 choice, reason = fallback, fallback.reason
-                per_class = engines.prepare(choice.engine, region, Capability.COUNT).counts()
+                prepared = engines.prepare(choice.engine, region, Capability.COUNT)
+                per_class = prepared.counts()
+                if prepared.construction:
+                    reason = f"{reason}; {prepared.construction}"
         except LimitReached as exc:
             return CountResult(
                 status="unknown",

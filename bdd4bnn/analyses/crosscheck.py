@@ -82,7 +82,7 @@ def crosscheck(
     True
     """
     from ..kernels import predict
-    from ..kernels.predict import default_path
+    from ..kernels.predict import check_path
 
     check_limits(timeout, max_nodes)
     if exhaustive == (samples is not None):
@@ -97,7 +97,7 @@ def crosscheck(
         or not 0 < confidence < 1
     ):
         raise RegionError(f"confidence: must lie in (0, 1), got {confidence!r}")
-    used_path = default_path() if path == "auto" else path
+    used_path = check_path(path)
     bar = as_progress(progress)
     choice = choose_engine.for_count(model, region, engine)
     budget = Budget(timeout, max_nodes)

@@ -4,7 +4,8 @@ per command group (:mod:`.analyses`, :mod:`.models`, :mod:`.jobs`) and the share
 
 Exit codes: 0 done (``verify``: robust), 1 ``verify`` found an adversarial input
 (``crosscheck``: inconsistent), 2 bad input (one line on stderr), 3 unknown (a time or node
-limit was hit).
+limit was hit), 4 internal error (a bug: one line, BDD4BNN_DEBUG=1 for the traceback), 130
+interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ import click
 
 from .. import __version__
 from . import analyses, jobs, models
+from .common import Cli
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Cli, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="bdd4bnn")
 def main() -> None:
     """Exact verification and quantitative analysis of binarized neural networks."""

@@ -21,6 +21,7 @@ from .common import (
     FIND_ENGINES,
     build_region,
     check_limits,
+    check_output,
     friendly_errors,
     load_region,
     region_options,
@@ -280,6 +281,8 @@ def explain(
     Without --radius or --free, explanations hold over all inputs.
     """
     check_limits(timeout, max_nodes)
+    check_output(png, "--png", (".png",))
+    check_output(dot, "--dot", (".dot", ".gv", ".graphml"))
     net = load_model(model)
     center = load_input(input_file, net.input_size)
     region = None

@@ -23,26 +23,84 @@ EXACT_COUNT_ENGINES = names(Capability.COUNT, Capability.EXACT)
 EXIT_ADVERSARIAL = 1
 EXIT_BAD_INPUT = 2
 EXIT_UNKNOWN = 3
+EXIT_INTERNAL = 4
+EXIT_INTERRUPTED = 130
+SCHEMA = 1  # version of every JSON document the command line prints
 
 
-def fail(message: str) -> None:
+def fail(message: str, as_json: bool = False) -> None:
+    """Print one error line on stderr (and, under ``--json``, an error object on stdout);
+    exit 2."""
     click.echo(f"bdd4bnn: error: {message}", err=True)
+    if as_json:
+        click.echo(json.dumps({"schema": SCHEMA, "status": "error", "error": message}))
     sys.exit(EXIT_BAD_INPUT)
 
 
 def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn bdd4bnn's errors into one line on stderr and exit code 2."""
+    """Turn bdd4bnn's errors into one line on stderr (a JSON error object on stdout under
+    ``--json``) and exit code 2."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        as_json = bool(kwargs.get("as_json"))
         try:
             return fn(*args, **kwargs)
         except Bdd4bnnError as exc:
-            fail(str(exc))
+            fail(str(exc), as_json)
+        except click.BadParameter as exc:
+            if as_json:
+                fail(exc.format_message(), True)
+            raise
         except RecursionError:  # pragma: no cover - defensive
-            fail("input too deep to process")
+            fail("input too deep to process", as_json)
 
     return wrapper
+
+
+def check_output(path: str | None, what: str, suffixes: tuple[str, ...] = ()) -> None:
+    """Check, before any work, that ``path`` can be written: its folder exists and is
+    writable, it is not a folder, and it ends with one of ``suffixes`` (when given)."""
+    if path is None:
+        return
+    import os
+    from pathlib import Path
+
+    p = Path(path)
+    if suffixes and p.suffix.lower() not in suffixes:
+        raise click.BadParameter(f"{path}: expected a {' / '.join(suffixes)} file", param_hint=what)
+    if p.is_dir():
+        raise click.BadParameter(f"{path} is a folder", param_hint=what)
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise click.BadParameter(f"{parent}: no such folder", param_hint=what)
+    if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise click.BadParameter(f"{path}: not writable", param_hint=what)
+
+
+class Cli(click.Group):
+    """The command group: Ctrl-C exits 130, an unexpected error exits 4 with one line (set
+    BDD4BNN_DEBUG=1 for the traceback); the documented codes stay for the verdicts."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        import os
+
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("bdd4bnn: interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        except Exception as exc:
+            if os.environ.get("BDD4BNN_DEBUG"):
+                raise
+            click.echo(
+                f"bdd4bnn: internal error: {type(exc).__name__}: {exc} "
+                "(please report it; BDD4BNN_DEBUG=1 shows the traceback)",
+                err=True,
+            )
+            sys.exit(EXIT_INTERNAL)
 
 
 def region_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -172,8 +230,9 @@ def engine_line(res: Any) -> tuple[str, object]:
 
 
 def emit(result: dict[str, Any], as_json: bool, human: Callable[[], None]) -> None:
+    """Print ``result`` as one JSON object (with ``schema``), or call ``human``."""
     if as_json:
-        click.echo(json.dumps(result))
+        click.echo(json.dumps({"schema": SCHEMA} | result))
     else:
         human()
 

@@ -8,7 +8,7 @@ import sys
 import click
 
 from ..errors import InputError
-from .common import friendly_errors
+from .common import check_output, friendly_errors
 
 
 @click.command()
@@ -30,6 +30,7 @@ def batch(job, db, workers, scheduler, quiet) -> None:
 
     from ..batch import ResultStore, load_job, run_job
 
+    check_output(db, "--db")
     spec = load_job(job)
     with ResultStore(db) as store:
         todo = len(spec.tasks) - len(store.done_keys() & {t.key for t in spec.tasks})
@@ -91,12 +92,19 @@ def results(db, as_json) -> None:
 @friendly_errors
 def report(db, out) -> None:
     """Write a report: summary CSV/JSON, PNG plots and index.html."""
+    from pathlib import Path
+
     from ..batch.report import write_report
+
+    folder = Path(out)
+    if folder.exists() and not folder.is_dir():
+        raise click.BadParameter(f"{out} is not a folder", param_hint="--out")
+    check_output(str(folder / "index.html") if folder.is_dir() else out, "--out")
 
     with _open_store(db) as store:
         rows = store.rows()
     res = write_report(rows, out)
-    click.echo(f"wrote {out}/index.html ({res['tasks']} tasks)")
+    click.echo(f"wrote {folder / 'index.html'} ({res['tasks']} tasks)")
 
 
 COMMANDS = [batch, results, report]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from ..formats import load_model
-from .common import emit, fail, friendly_errors
+from .common import check_output, emit, fail, friendly_errors
 
 
 def _parse_arch(arch: str) -> list[int]:
@@ -53,6 +53,7 @@ def train(
         from ..training import train as train_bnn
     except ImportError:
         fail("training needs PyTorch: pip install -c constraints.txt -e '.[train]'")
+    check_output(out, "--out", (".json",))
     sizes = _parse_arch(arch)
     if sizes[0] != size * size:
         raise click.BadParameter(f"input size {sizes[0]} != {size}*{size}", param_hint="--arch")
@@ -144,6 +145,7 @@ def dataset_input(index, size, model, threshold, split, data_dir, out) -> None:
         preprocess,
     )
 
+    check_output(out, "--out")
     if model is not None:
         size, th = model_preprocessing(load_model(model).metadata)
     elif size is None:

@@ -13,7 +13,7 @@ from ..model import BNN
 from ..semantics import output_thresholds, predict_from_dots
 from . import cpu
 
-__all__ = ["predict", "PATHS", "default_path", "int8_net"]
+__all__ = ["predict", "PATHS", "default_path", "int8_net", "check_path"]
 
 PATHS = ("auto", "triton", "int8", "float32", "packed")
 _DOTS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
@@ -39,6 +39,30 @@ def default_path() -> str:
     if available() and _cuda():
         return "triton"
     return "int8" if cpu.have_int_mm() else "float32"
+
+
+def check_path(path: str) -> str:
+    """Return the concrete path ``path`` names ("auto" resolved); raise
+    :class:`~bdd4bnn.errors.EngineError` when it cannot run here."""
+    from ..errors import EngineError
+
+    if path not in PATHS:
+        raise EngineError(f"unknown inference path {path!r}; choose from {', '.join(PATHS)}")
+    if path == "auto":
+        return default_path()
+    if path == "triton":
+        from .triton_xnor import available
+
+        if not available():
+            raise EngineError("path triton needs the triton package: pip install triton")
+        if os.environ.get("TRITON_INTERPRET") != "1" and not _cuda():
+            raise EngineError(
+                "path triton needs a CUDA GPU and none was found "
+                "(TRITON_INTERPRET=1 runs the kernel on the CPU, slowly)"
+            )
+    if path == "int8" and not cpu.have_int_mm():
+        raise EngineError("path int8 needs torch: pip install -c constraints.txt torch")
+    return path
 
 
 _PREPARED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

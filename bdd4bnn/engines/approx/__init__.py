@@ -4,10 +4,12 @@ regions beyond any exact engine. Not exact: results say ``exact: false``."""
 from __future__ import annotations
 
 from ...errors import EngineError, RegionError
-from ...limits import call_within
+from ...limits import Budget, call_within
 from ..base import DEFAULT_OPTIONS, Capability, Engine, Options, Prepared
 
-__all__ = ["ApproxEngine", "ApproxPrepared", "available"]
+__all__ = ["ApproxEngine", "ApproxPrepared", "available", "DEFAULT_SECONDS"]
+
+DEFAULT_SECONDS = 300.0  # ApproxMC's budget when no time limit is given (it has none of its own)
 
 
 def available() -> bool:
@@ -28,6 +30,8 @@ class ApproxPrepared(Prepared):
         if not (0 < eps < float("inf") and 0 < delta < 1):
             raise RegionError(f"epsilon must be > 0 and delta in (0, 1), got {eps}, {delta}")
         self.options = options
+        if budget.timeout is None:
+            self.construction = f"no time limit given: ApproxMC runs at most {DEFAULT_SECONDS:g} s"
 
     def counts(self, region=None, *, distances=None, progress=None):
         from .counter import approx_counts
@@ -36,8 +40,9 @@ class ApproxPrepared(Prepared):
         if distances is not None:
             raise EngineError("the approximate engine counts whole regions, not rings")
         o = self.options
+        budget = self.budget if self.budget.timeout is not None else Budget(DEFAULT_SECONDS)
         return call_within(
-            self.budget,
+            budget,
             lambda: approx_counts(
                 self.model, region, epsilon=o.epsilon, delta=o.delta, seed=o.seed
             ),

@@ -44,6 +44,7 @@ class SatSession:
         budget: Budget | None = None,
     ) -> None:
         self.model = model
+        self.budget = budget
         self.envelope = envelope
         self.center = envelope.center
         self.enc = CnfEncoder(model, encoding, folded=propagate(model, envelope), budget=budget)
@@ -119,7 +120,12 @@ class SatSession:
             timer.cancel()
             self.solver.clear_interrupt()
         if res is None:
-            raise LimitReached(f"timeout: {timeout:g} s exceeded in the SAT solver")
+            given = (
+                timeout
+                if self.budget is None or self.budget.timeout is None
+                else (self.budget.timeout)
+            )
+            raise LimitReached(f"timeout: {given:g} s exceeded (in the SAT solver)")
         return bool(res)
 
     def find(
