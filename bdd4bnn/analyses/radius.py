@@ -8,8 +8,10 @@ that, for every r' ≤ r, the share of the ball B(u, r') classified as the label
 
 Rings are asked in increasing distance through prepared engines (``find`` for ε = 0,
 ``counts`` for ε > 0), each ring's engine given by :mod:`bdd4bnn.engines.choose` or by the
-user. Concrete samples first bound the radius from above (ε = 0), so that the engines are
-prepared over the smaller ball below that bound. Whenever a limit stops the search, the
+user. For ε = 0, concrete samples and (with ``engine="auto"``) a beam-search attack
+(:mod:`.attack`) first bound the radius from above, so that the engines are prepared over
+the smaller ball below that bound; whole balls proven at once by top-down BDD bounds count
+as all their rings. Whenever a limit stops the search, the
 bounds proven so far are reported (``radius_lower``, ``radius_upper``).
 """
 
@@ -27,6 +29,7 @@ from ..limits import Budget
 from ..model import BNN
 from ..region import Region
 from ..semantics import classify
+from .attack import beam_attack
 from .common import Engines, Progress, as_progress, check_limits
 from .results import RadiusResult
 from .verify import checked
@@ -148,30 +151,73 @@ def radius(
 
 def _exact(model, region, label, engine, engines, search, used, bar) -> None:
     others = [c for c in range(model.num_classes) if c != label]
+    budget = engines.budget
     ub = sampled_upper_bound(model, region, label)
+    if engine == "auto":  # a beam-search attack often finds a nearer one
+        hit = beam_attack(
+            model,
+            region.with_radius(region.radius if ub is None else ub[0] - 1),
+            label,
+            budget=budget,
+        )
+        if hit is not None:
+            ub = hit
     hi = region.radius if ub is None else ub[0] - 1  # every radius > hi is known unsafe
     if ub is not None:
         search.unsafe(*ub)
     envelope = region.with_radius(hi)
-    for r in range(1, hi + 1):
-        choice = choose_engine.for_ring(model, envelope, r, engine)
-        eng = REGISTRY.get(choice.engine)
-        # an engine whose preparation grows with the envelope, with no upper bound sampled,
-        # is prepared ball by ball (a compilation over every input would cost far more)
-        env = (
-            envelope
-            if ub is not None or eng is None or eng.cheap_envelope
-            else (region.with_radius(r))
-        )
-        prepared = engines.prepare(choice.engine, env, Capability.FIND)
-        used.setdefault(choice.engine, choice.reason)
-        x = prepared.find(env, others, distances=[r])
+    gave_up: set[str] = set()
+    r = 1
+    while r <= hi:
+        choice = choose_engine.for_ring(model, envelope, r, engine, frozenset(gave_up))
+        if choice.whole_ball:
+            x = _ball_slice(model, region.with_radius(r), others, choice, budget)
+            if x is _GAVE_UP:
+                gave_up.add(choice.engine)
+                continue
+            used.setdefault(choice.engine, choice.reason)
+        else:
+            eng = REGISTRY.get(choice.engine)
+            # an engine whose preparation grows with the envelope, with no upper bound
+            # sampled, is prepared ball by ball (a compilation over every input costs more)
+            env = (
+                envelope
+                if ub is not None or eng is None or eng.cheap_envelope
+                else (region.with_radius(r))
+            )
+            prepared = engines.prepare(choice.engine, env, Capability.FIND)
+            used.setdefault(choice.engine, choice.reason)
+            x = prepared.find(env, others, distances=[r])
         if x is not None:
-            search.unsafe(r, x)
+            search.unsafe(int(np.sum(x != region.center)), x)
             return
         search.lower = r
         bar(1)
+        r += 1
     search.lower = hi
+
+
+_GAVE_UP = np.zeros(0)
+
+
+def _ball_slice(model, ball, others, choice, budget):
+    """Return an input of ``ball`` in ``others`` (None: the ball is safe) from ``choice``'s
+    engine within its slice of the budget, or ``_GAVE_UP`` past the slice."""
+    left = budget.remaining()
+    part = Budget(
+        choice.slice_seconds if left is None else min(choice.slice_seconds, left),
+        budget.max_nodes,
+    )
+    try:
+        with REGISTRY[choice.engine].prepare(
+            model, ball, part, Options(method=choice.method)
+        ) as prepared:
+            return prepared.find(None, others)
+    except LimitReached:
+        budget.check()  # the user's limit, not the slice: stop
+        return _GAVE_UP
+    finally:
+        budget.peak_nodes = max(budget.peak_nodes, part.peak_nodes)
 
 
 def _share(model, region, label, epsilon, engine, engines, search, shares, bar) -> None:

@@ -9,8 +9,11 @@ Measurements behind the constants are in benchmarks/RESULTS.md.
   (``exact: false``; :func:`count_fallback`).
 * **verify** (:func:`for_find`): concrete samples first (sound falsifier, in the analysis);
   then enumeration when it is estimated under :data:`ENUM_SECONDS_VERIFY`, else SAT.
-* **radius**, ε = 0 (:func:`for_ring`): each ring is enumerated while it is estimated under
-  :data:`RING_ENUM_SECONDS`, then one incremental SAT session decides the remaining rings.
+* **radius**, ε = 0 (:func:`for_ring`): a beam-search attack and samples bound the radius
+  from above (in the analysis); below it, each ring is enumerated while it is estimated under
+  :data:`RING_ENUM_SECONDS`, then whole balls are proven by top-down BDD bounds within
+  :data:`RADIUS_BDD_SLICE` s each, and once that gives up one incremental SAT session decides
+  the remaining rings.
   ε > 0 (:func:`for_ring_count`): rings enumerated while estimated under
   :data:`ENUM_SECONDS_MAX`, then BDDs ball by ball.
 * **explain** (:func:`for_explain`): BDDs (every kind of explanation needs the class function
@@ -42,6 +45,7 @@ __all__ = [
 ENUM_SECONDS_MAX = 120.0
 ENUM_SECONDS_VERIFY = 0.5
 RING_ENUM_SECONDS = 0.02
+RADIUS_BDD_SLICE = 1.0
 BDD_NODE_CEILING = 5_000_000
 
 
@@ -53,6 +57,11 @@ class Choice:
     engine: str
     reason: str | None = None
     node_ceiling: int | None = None
+    # radius: prove the whole ball of this radius (not one ring) with the engine, within
+    # ``slice_seconds``, and fall back to the next choice past it
+    whole_ball: bool = False
+    slice_seconds: float | None = None
+    method: str = "auto"  # BDD construction
 
 
 def _estimates():
@@ -101,14 +110,28 @@ def for_find(model: BNN, region: Region, engine: str = "auto") -> Choice:
     return Choice("sat", f"enumeration estimated at {est:.2g} s: SAT for a yes/no question")
 
 
-def for_ring(model: BNN, ball: Region, k: int, engine: str = "auto") -> Choice:
-    """Return the engine that looks for an adversarial input on ring ``k`` of ``ball``."""
+def for_ring(
+    model: BNN, ball: Region, k: int, engine: str = "auto", gave_up: frozenset[str] = frozenset()
+) -> Choice:
+    """Return how to look for an adversarial input at distance ``k`` in ``ball`` (radius, ε =
+    0), every smaller distance being proven safe: ring ``k`` enumerated while it is estimated
+    under :data:`RING_ENUM_SECONDS`; else the whole ball of radius ``k`` by top-down BDDs,
+    whose bounds often settle a ball at its root, within :data:`RADIUS_BDD_SLICE` seconds;
+    once that gave up (``gave_up``), ring ``k`` by an incremental SAT session."""
     if engine != "auto":
         return Choice(engine)
     est = _estimates().estimate_seconds(model, ball.sphere_size(k), k)
     if est <= RING_ENUM_SECONDS:
         return Choice(
             "enum", f"rings enumerated while each is estimated under {RING_ENUM_SECONDS:g} s"
+        )
+    if "bdd" not in gave_up:
+        return Choice(
+            "bdd",
+            f"balls proven by top-down BDD bounds within {RADIUS_BDD_SLICE:g} s each",
+            whole_ball=True,
+            slice_seconds=RADIUS_BDD_SLICE,
+            method="topdown",
         )
     return Choice("sat", "then an incremental SAT session ring by ring")
 
