@@ -252,3 +252,34 @@ def test_enumeration_fast_path_equals_brute_force(case):
     assert (x is None) == (sum(want) == want[label])
     if x is not None:
         assert region.contains(x)[0] and oracle_classify(model, x) != label
+
+
+@settings(max_examples=30, deadline=None)
+@given(bnns(max_inputs=8))
+def test_radius_without_bdd_slices_equals_brute_force(model):
+    """With no time for the BDD ball proofs, auto falls back to SAT rings: same radius."""
+    from bdd4bnn.engines import choose
+
+    center = np.array([(-1) ** (i // 3) for i in range(model.input_size)])
+    saved = choose.RADIUS_BDD_SLICE, choose.RING_ENUM_SECONDS
+    choose.RADIUS_BDD_SLICE, choose.RING_ENUM_SECONDS = 1e-9, -1.0
+    try:
+        res = radius(model, Region.everything(center))
+    finally:
+        choose.RADIUS_BDD_SLICE, choose.RING_ENUM_SECONDS = saved
+    assert res.radius == brute_radius(model, center)
+
+
+@settings(max_examples=40, deadline=None)
+@given(bnn_and_region(max_inputs=9))
+def test_beam_attack_is_sound(case):
+    from bdd4bnn.analyses.attack import beam_attack
+
+    model, center, free, r, kind = case
+    region = make_region(center, free, r, kind)
+    label = oracle_classify(model, center)
+    hit = beam_attack(model, region, label, beam=4)
+    if hit is not None:
+        d, x = hit
+        assert region.contains(x)[0] and int(np.sum(x != center)) == d
+        assert oracle_classify(model, x) != label  # sound (a beam may miss; never lies)
