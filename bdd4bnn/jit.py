@@ -29,7 +29,12 @@ def first_use_seconds(module: str, functions: Sequence[str]) -> float:
     """Return the estimated seconds before the compiled ``functions`` of ``module`` can run
     in this process: 0 once they ran here; else importing numba (if not yet imported) and,
     per function, loading it from numba's cache beside the module when a cache entry at least
-    as new as the source exists, else compiling it."""
+    as new as the source exists, else compiling it.
+
+    A process that has already imported numba is taken to be a long-running one (the Python
+    API, a batch worker, a benchmark) that uses compiled loops: loading a cached one is paid
+    once and amortised over its queries, so it counts as free there; a fresh command-line
+    process pays it in full."""
     mod = sys.modules.get(module)
     if mod is not None and all(getattr(getattr(mod, f), "signatures", None) for f in functions):
         return 0.0
@@ -43,7 +48,10 @@ def first_use_seconds(module: str, functions: Sequence[str]) -> float:
     for f in functions:
         entries = (src.parent / "__pycache__").glob(f"{src.stem}.{f}-*.{tag}.nbi")
         cached = any(e.stat().st_mtime >= stamp for e in entries)
-        cost += LOAD_SECONDS if cached else COMPILE_SECONDS
+        if not cached:
+            cost += COMPILE_SECONDS
+        elif "numba" not in sys.modules:
+            cost += LOAD_SECONDS
     return cost
 
 

@@ -234,6 +234,8 @@ def explain(
     t0 = time.perf_counter()
     label = int(classify(model, region.center))
     budget = Budget(timeout, max_nodes)
+    if max_nodes is None and choice.node_ceiling is not None:
+        budget.max_nodes = choice.node_ceiling
     res = ExplainResult(
         status="ok", label=label, kind=kind, region=region.describe(), engine=choice.engine
     )
@@ -264,6 +266,8 @@ def explain(
             ex = None  # type: ignore[assignment]
     except LimitReached as exc:
         res.status, res.reason = "unknown", exc.reason
+        if exc.kind == "nodes" and max_nodes is None:
+            res.reason += " (the default ceiling for explanations; --max-nodes raises it)"
     res.values = [[int(region.center[i]) for i in e] for e in res.explanations]
     res.seconds = time.perf_counter() - t0
     return res

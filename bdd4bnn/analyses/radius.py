@@ -75,6 +75,7 @@ def radius(
     max_nodes: int | None = None,
     progress: Progress | None = None,
     solver: str = "glucose4",
+    backend: str = "auto",
 ) -> RadiusResult:
     """Return the robustness radius of ``region.center`` within ``region`` (module docstring).
 
@@ -108,7 +109,7 @@ def radius(
     engines_used: dict[str, str | None] = {}
     shares: list[float] = []
     try:
-        with Engines(model, budget, Options(solver=solver)) as engines:
+        with Engines(model, budget, Options(solver=solver, backend=backend)) as engines:
             if epsilon == 0:
                 _exact(model, region, label, engine, engines, search, engines_used, bar)
             else:
@@ -153,7 +154,7 @@ def _exact(model, region, label, engine, engines, search, used, bar) -> None:
     others = [c for c in range(model.num_classes) if c != label]
     budget = engines.budget
     ub = sampled_upper_bound(model, region, label)
-    if engine == "auto":  # a beam-search attack often finds a nearer one
+    if engine == "auto" and (ub is None or ub[0] > 2):  # an attack often finds a nearer one
         hit = beam_attack(
             model,
             region.with_radius(region.radius if ub is None else ub[0] - 1),
@@ -171,7 +172,7 @@ def _exact(model, region, label, engine, engines, search, used, bar) -> None:
     while r <= hi:
         choice = choose_engine.for_ring(model, envelope, r, engine, frozenset(gave_up))
         if choice.whole_ball:
-            x = _ball_slice(model, region.with_radius(r), others, choice, budget)
+            x = _ball_slice(model, region.with_radius(r), others, choice, budget, engines.options)
             if x is _GAVE_UP:
                 gave_up.add(choice.engine)
                 continue
@@ -200,7 +201,7 @@ def _exact(model, region, label, engine, engines, search, used, bar) -> None:
 _GAVE_UP = np.zeros(0)
 
 
-def _ball_slice(model, ball, others, choice, budget):
+def _ball_slice(model, ball, others, choice, budget, options):
     """Return an input of ``ball`` in ``others`` (None: the ball is safe) from ``choice``'s
     engine within its slice of the budget, or ``_GAVE_UP`` past the slice."""
     left = budget.remaining()
@@ -210,7 +211,7 @@ def _ball_slice(model, ball, others, choice, budget):
     )
     try:
         with REGISTRY[choice.engine].prepare(
-            model, ball, part, Options(method=choice.method)
+            model, ball, part, Options(method=choice.method, backend=options.backend)
         ) as prepared:
             return prepared.find(None, others)
     except LimitReached:

@@ -190,10 +190,17 @@ def verify(
 @click.option("--timeout", type=float, help="Give up after this many seconds (unknown).")
 @click.option("--max-nodes", type=int, help="Give up past this many live BDD nodes.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option(
+    "--backend",
+    type=click.Choice(["auto", "cudd", "autoref"]),
+    default="auto",
+    show_default=True,
+    help="BDD backend.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @friendly_errors
 def radius(
-    model, input_file, max_radius, epsilon, engine, timeout, max_nodes, as_json, quiet
+    model, input_file, max_radius, epsilon, engine, timeout, max_nodes, as_json, backend, quiet
 ) -> None:
     """Find the robustness radius: the largest safe Hamming distance of an input."""
     check_limits(timeout, max_nodes)
@@ -213,6 +220,7 @@ def radius(
         engine=engine,
         timeout=timeout,
         max_nodes=max_nodes,
+        backend=backend,
     )
 
     def rows() -> list[tuple[str, object]]:
@@ -272,9 +280,30 @@ def radius(
 @click.option("--timeout", type=float, help="Give up after this many seconds (unknown).")
 @click.option("--max-nodes", type=int, help="Give up past this many live BDD nodes.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option(
+    "--backend",
+    type=click.Choice(["auto", "cudd", "autoref"]),
+    default="auto",
+    show_default=True,
+    help="BDD backend.",
+)
 @friendly_errors
 def explain(
-    model, input_file, radius, free_file, kind, k, engine, png, dot, timeout, max_nodes, as_json
+    model,
+    input_file,
+    radius,
+    free_file,
+    kind,
+    k,
+    engine,
+    png,
+    dot,
+    timeout,
+    max_nodes,
+    as_json,
+    quiet,
+    backend,
 ) -> None:
     """Explain a decision: prime-implicant explanations, essential and necessary features.
 
@@ -288,7 +317,10 @@ def explain(
     region = None
     if radius is not None or free_file is not None:
         region = build_region(net, input_file, radius, free_file)
-    res = explain_decision(
+    res = with_bar(
+        "explain",
+        quiet,
+        explain_decision,
         net,
         region or Region.everything(center),
         kind=kind,
@@ -296,6 +328,7 @@ def explain(
         engine=engine,
         timeout=timeout,
         max_nodes=max_nodes,
+        backend=backend,
     )
     extra: dict[str, str] = {}
     if png and res.status == "ok":
@@ -362,6 +395,7 @@ def explain(
 @click.option("--timeout", type=float, help="Limit for the formal engine (unknown).")
 @click.option("--max-nodes", type=int, help="Node limit for the formal engine.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @friendly_errors
 def crosscheck(
     model,
@@ -377,6 +411,7 @@ def crosscheck(
     timeout,
     max_nodes,
     as_json,
+    quiet,
 ) -> None:
     """Cross-check formal per-class counts with fast concrete inference.
 
@@ -390,7 +425,10 @@ def crosscheck(
     if not 0 < confidence < 1:
         raise click.BadParameter("must lie in (0, 1)", param_hint="--confidence")
     net, region = load_region(model, input_file, radius, free_file)
-    res = run_crosscheck(
+    res = with_bar(
+        "crosscheck",
+        quiet,
+        run_crosscheck,
         net,
         region,
         samples=samples,

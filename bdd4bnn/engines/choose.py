@@ -47,6 +47,7 @@ ENUM_SECONDS_VERIFY = 0.5
 RING_ENUM_SECONDS = 0.02
 RADIUS_BDD_SLICE = 1.0
 BDD_NODE_CEILING = 5_000_000
+EXPLAIN_NODE_CEILING = 5_000_000  # about 1-2 GB of CUDD nodes with the selector variables
 
 
 @dataclass(frozen=True)
@@ -149,11 +150,14 @@ def for_ring_count(model: BNN, ball: Region, k: int, engine: str = "auto") -> Ch
 
 
 def for_explain(kind: str, count: int, engine: str = "auto") -> Choice:
-    """Return the engine for explanations of ``kind`` (``count`` PI explanations)."""
+    """Return the engine for explanations of ``kind`` (``count`` PI explanations). BDDs get a
+    node ceiling of :data:`EXPLAIN_NODE_CEILING` unless the user set one (explanations over
+    all inputs can need more memory than a machine has: unknown, with the reason, instead)."""
+    ceiling = EXPLAIN_NODE_CEILING
     if engine != "auto":
-        return Choice(engine)
+        return Choice(engine, node_ceiling=ceiling if engine == "bdd" else None)
     del kind, count  # every kind is fastest from the class BDD where it can be built
-    return Choice("bdd", "explanations from the class BDD")
+    return Choice("bdd", "explanations from the class BDD", node_ceiling=ceiling)
 
 
 def needs_class_function(kind: str, count: int) -> bool:

@@ -20,7 +20,7 @@ import numpy as np
 from ...limits import Budget
 from ...model import BNN
 from ...region import Region
-from ...semantics import block_forward, output_thresholds, predict_from_dots
+from ...semantics import output_thresholds, predict_from_dots
 from . import subtree
 
 __all__ = ["enum_counts", "enum_find", "estimate_seconds", "count_seconds", "macs"]
@@ -61,7 +61,7 @@ class _Walker:
     """A model prepared to classify flip sets of one region."""
 
     def __init__(self, model: BNN, region: Region) -> None:
-        from ...encoders.thresholds import signed_flips
+        from ...encoders.thresholds import block_thresholds, signed_flips
 
         self.model, self.region = model, region
         free = np.array(region.free, dtype=np.int64)
@@ -76,6 +76,10 @@ class _Walker:
         self.net = None
         self.out_w = self.model.output.weight.T.astype(np.float32)  # exact: |dots| < 2^24
         self.out_k = output_thresholds(model.output)
+        self.later = []  # blocks after the first: (W′ᵀ as float32, bound), W′ = sign·W
+        for block in model.blocks[1:]:
+            th = block_thresholds(block)
+            self.later.append((th.fold(block.weight).T.astype(np.float32), th.bound))
         if region.size >= TORCH_FROM and "torch" in sys.modules:
             try:
                 from ...kernels.predict import int8_net
@@ -92,10 +96,10 @@ class _Walker:
         if len(self.model.blocks) == 1:  # W·h = 2·W·[h = +1] − W·1, one float32 GEMM on 0/1
             out = fired.astype(np.float32) @ (2 * self.out_w)
             return predict_from_dots(out - self.out_w.sum(axis=0), self.out_k)
-        h = fired.view(np.int8) * np.int8(2) - np.int8(1)
-        for block in self.model.blocks[1:]:
-            h = block_forward(block, h)
-        return predict_from_dots(h.astype(np.float32) @ self.out_w, self.out_k)
+        h = fired.astype(np.float32) * 2 - 1
+        for w, bound in self.later:  # signed integer thresholds, exact float32 GEMMs
+            h = (h @ w >= bound).astype(np.float32) * 2 - 1
+        return predict_from_dots(h @ self.out_w, self.out_k)
 
     def inputs(self, idx: np.ndarray) -> np.ndarray:
         """Return the inputs (B, n) of flip sets ``idx``."""
