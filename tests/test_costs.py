@@ -49,8 +49,7 @@ def test_a_loop_without_cache_entries_costs_a_compilation(tmp_path, monkeypatch)
 
 def test_a_process_that_loaded_numba_amortises_cached_loops():
     code = (
-        "import numba; from bdd4bnn import jit; "
-        f"print(jit.first_use_seconds({LOOP!r}, ('walk',)))"
+        f"import numba; from bdd4bnn import jit; print(jit.first_use_seconds({LOOP!r}, ('walk',)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert float(out.stdout) in (0.0, jit.COMPILE_SECONDS)

@@ -113,12 +113,21 @@ def radius(
             if epsilon == 0:
                 _exact(model, region, label, engine, engines, search, engines_used, bar)
             else:
-                _share(model, region, label, epsilon, engine, engines, search, shares, bar)
-                engines_used.update({"shares": None})
+                _share(
+                    model,
+                    region,
+                    label,
+                    epsilon,
+                    engine,
+                    engines,
+                    search,
+                    shares,
+                    bar,
+                    engines_used,
+                )
         status, reason = "ok", None
     except LimitReached as exc:
         status, reason = "unknown", exc.reason
-    engines_used.pop("shares", None)
     names = list(engines_used) or [engine if engine != "auto" else "sat"]
     used = "+".join(names)
     why = "; ".join(r for r in engines_used.values() if r) or None
@@ -221,13 +230,14 @@ def _ball_slice(model, ball, others, choice, budget, options):
         budget.peak_nodes = max(budget.peak_nodes, part.peak_nodes)
 
 
-def _share(model, region, label, epsilon, engine, engines, search, shares, bar) -> None:
+def _share(model, region, label, epsilon, engine, engines, search, shares, bar, used) -> None:
     need = 1 - Fraction(epsilon)
     others = [c for c in range(model.num_classes) if c != label]
     inside = 0  # inputs of the label in the ball of radius r
     for r in range(0, region.radius + 1):
         ball = region.with_radius(r)
         choice = choose_engine.for_ring_count(model, region, r, engine)
+        used.setdefault(choice.engine, choice.reason)
         eng = REGISTRY.get(choice.engine)
         if eng is not None and not eng.cheap_envelope:
             prepared = engines.prepare(choice.engine, ball, Capability.COUNT, Capability.EXACT)

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ResultStore", "row_gist", "row_line"]
+__all__ = ["ResultStore", "row_gist", "row_line", "ROW_HEADER"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (
@@ -90,6 +90,12 @@ def row_gist(row: dict[str, Any]) -> str:
         "radius": f"radius={a.get('radius')}",
         "explain": f"explanation={(a.get('explanations') or [None])[0]}",
     }.get(row["analysis"], "")
+
+
+ROW_HEADER = (
+    f"{'key':10}  {'status':7}  model  input  {'region':>8}  {'analysis':7}  "
+    f"{'seconds':>10}  answer"
+)
 
 
 def row_line(row: dict[str, Any]) -> str:

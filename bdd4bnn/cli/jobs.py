@@ -80,8 +80,9 @@ def results(db, as_json) -> None:
     if as_json:
         click.echo(json.dumps(rows))
         return
-    from ..batch.store import row_line
+    from ..batch.store import ROW_HEADER, row_line
 
+    click.echo(ROW_HEADER)
     for r in rows:
         click.echo(row_line(r))
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from ..formats import load_model
@@ -84,7 +86,7 @@ def train(
     module = train_bnn(cfg, x_train, yi, x_test, ty, on_epoch=on_epoch)
     acc = evaluate(module, x_test, ty)
     meta = {
-        "name": f"mnist_{'-'.join(map(str, sizes))}{'_ternary' if ternary else ''}",
+        "name": Path(out).stem,  # the user names the model by its file
         "preprocessing": preprocessing_spec(size, th),
         "training": {
             "epochs": epochs,

@@ -15,7 +15,8 @@ Measurements behind the constants are in benchmarks/RESULTS.md.
   :data:`RADIUS_BDD_SLICE` s each, and once that gives up one incremental SAT session decides
   the remaining rings.
   ε > 0 (:func:`for_ring_count`): rings enumerated while estimated under
-  :data:`ENUM_SECONDS_MAX`, then BDDs ball by ball.
+  :data:`ENUM_SECONDS_MAX`, then walked by the subtree walk (its estimate is an upper bound),
+  or, without numba, BDDs ball by ball.
 * **explain** (:func:`for_explain`): BDDs (every kind of explanation needs the class function
   except one PI explanation, which any engine that finds inputs gives).
 """
@@ -141,11 +142,18 @@ def for_ring_count(model: BNN, ball: Region, k: int, engine: str = "auto") -> Ch
     """Return the engine that counts ring ``k`` of ``ball`` (radius with ε > 0)."""
     if engine != "auto":
         return Choice(engine)
-    est = _estimates().estimate_seconds(model, ball.sphere_size(k), k)
+    # a ring is walked as its ball (the subtree walk prunes whole subtrees), or streamed
+    stream = _estimates()
+    est = min(
+        stream.estimate_seconds(model, ball.sphere_size(k), k),
+        stream.count_seconds(model, ball.with_radius(k)),
+    )
     if est <= ENUM_SECONDS_MAX:
         return Choice(
             "enum", f"rings enumerated while each is estimated under {ENUM_SECONDS_MAX:g} s"
         )
+    if stream.subtree.available():  # its estimate is an upper bound; it prunes like the BDDs
+        return Choice("enum", "rings walked by the subtree walk (pruning beyond its estimate)")
     return Choice("bdd", "then BDDs ball by ball")
 
 
