@@ -16,7 +16,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-from ..engines import Capability
+from ..engines import Capability, Options
 from ..engines import choose as choose_engine
 from ..errors import LimitReached, RegionError
 from ..limits import Budget
@@ -72,6 +72,7 @@ def crosscheck(
     timeout: float | None = None,
     max_nodes: int | None = None,
     progress: Progress | None = None,
+    backend: str = "auto",
 ) -> CrossCheckResult:
     """Compare the formal per-class counts with concrete inference (see the module doc).
 
@@ -104,7 +105,7 @@ def crosscheck(
     t_formal = time.perf_counter()
     per_class, status, reason = None, "ok", None
     try:
-        with Engines(model, budget) as engines:
+        with Engines(model, budget, Options(backend=backend)) as engines:
             per_class = engines.prepare(
                 choice.engine, region, Capability.COUNT, Capability.EXACT
             ).counts()

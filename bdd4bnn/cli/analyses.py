@@ -396,6 +396,13 @@ def explain(
 @click.option("--max-nodes", type=int, help="Node limit for the formal engine.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option(
+    "--backend",
+    type=click.Choice(["auto", "cudd", "autoref"]),
+    default="auto",
+    show_default=True,
+    help="BDD backend.",
+)
 @friendly_errors
 def crosscheck(
     model,
@@ -412,6 +419,7 @@ def crosscheck(
     max_nodes,
     as_json,
     quiet,
+    backend,
 ) -> None:
     """Cross-check formal per-class counts with fast concrete inference.
 
@@ -439,6 +447,7 @@ def crosscheck(
         seed=seed,
         timeout=timeout,
         max_nodes=max_nodes,
+        backend=backend,
     )
 
     def rows() -> list[tuple[str, object]]:
