@@ -14,10 +14,20 @@ import numpy as np
 
 __all__ = ["write_report"]
 
-PLOTS = {
-    "robust_vs_radius.png": "Share of robust inputs against Hamming radius, per model",
-    "adversarial_counts.png": "Distribution of adversarial counts (count tasks)",
-    "radius_histogram.png": "Robustness radius histogram (radius tasks)",
+PLOTS = {  # file: (the plot's title, the page's caption: how to read it)
+    "robust_vs_radius.png": (
+        "Share of robust inputs against Hamming radius, per model",
+        "One line per model: of its count and verify tasks on Hamming balls of each radius, "
+        "the share that no input of the ball changes class.",
+    ),
+    "adversarial_counts.png": (
+        "Distribution of adversarial counts (count tasks)",
+        "How many count tasks found how many adversarial inputs (log scale: 0 means none).",
+    ),
+    "radius_histogram.png": (
+        "Robustness radius histogram (radius tasks)",
+        "How many inputs have each robustness radius (radius tasks that finished).",
+    ),
 }
 
 
@@ -69,7 +79,7 @@ def _figure(out: Path, name: str, xlabel: str, ylabel: str):
         yield ax
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
-        ax.set_title(PLOTS[name], fontsize=9)
+        ax.set_title(PLOTS[name][0], fontsize=9)
         fig.tight_layout()
         fig.savefig(out / name)
     finally:
@@ -96,11 +106,14 @@ def _plots(summary: list[dict[str, Any]], out: Path) -> None:
     counts = np.array(_ok_values(summary, "count", "adversarial"), dtype=float)
     with _figure(out, "adversarial_counts.png", "log10(adversarial inputs + 1)", "tasks") as ax:
         ax.hist(np.log10(counts + 1), bins=20)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
 
     radii = _ok_values(summary, "radius", "radius")
     with _figure(out, "radius_histogram.png", "robustness radius", "inputs") as ax:
         if radii:
             ax.hist(radii, bins=range(0, max(radii) + 2), align="left", rwidth=0.8)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def write_report(rows: list[dict[str, Any]], out: str | Path) -> dict[str, Any]:
@@ -126,9 +139,9 @@ def write_report(rows: list[dict[str, Any]], out: str | Path) -> dict[str, Any]:
         for s in summary
     )
     figures = "\n".join(
-        f"<figure><img src='{name}' alt='{html.escape(cap)}'>"
+        f"<figure><img src='{name}' alt='{html.escape(title)}'>"
         f"<figcaption>{html.escape(cap)}</figcaption></figure>"
-        for name, cap in PLOTS.items()
+        for name, (title, cap) in PLOTS.items()
     )
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>bdd4bnn report</title>
