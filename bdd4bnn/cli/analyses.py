@@ -23,6 +23,7 @@ from .common import (
     check_limits,
     check_output,
     friendly_errors,
+    limit_options,
     load_region,
     region_options,
     render,
@@ -187,17 +188,7 @@ def verify(
     help="Tolerated share of misclassified inputs in each ball.",
 )
 @click.option("--engine", type=click.Choice(FIND_ENGINES), default="auto", show_default=True)
-@click.option("--timeout", type=float, help="Give up after this many seconds (unknown).")
-@click.option("--max-nodes", type=int, help="Give up past this many live BDD nodes.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@click.option(
-    "--backend",
-    type=click.Choice(["auto", "cudd", "autoref"]),
-    default="auto",
-    show_default=True,
-    help="BDD backend.",
-)
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@limit_options
 @friendly_errors
 def radius(
     model, input_file, max_radius, epsilon, engine, timeout, max_nodes, as_json, backend, quiet
@@ -277,17 +268,7 @@ def radius(
     type=click.Path(),
     help="Export the class BDD restricted to the region (.dot, or .graphml).",
 )
-@click.option("--timeout", type=float, help="Give up after this many seconds (unknown).")
-@click.option("--max-nodes", type=int, help="Give up past this many live BDD nodes.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-@click.option(
-    "--backend",
-    type=click.Choice(["auto", "cudd", "autoref"]),
-    default="auto",
-    show_default=True,
-    help="BDD backend.",
-)
+@limit_options
 @friendly_errors
 def explain(
     model,
@@ -392,17 +373,7 @@ def explain(
 )
 @click.option("--confidence", type=float, default=0.999, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--timeout", type=float, help="Limit for the formal engine (unknown).")
-@click.option("--max-nodes", type=int, help="Node limit for the formal engine.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-@click.option(
-    "--backend",
-    type=click.Choice(["auto", "cudd", "autoref"]),
-    default="auto",
-    show_default=True,
-    help="BDD backend.",
-)
+@limit_options
 @friendly_errors
 def crosscheck(
     model,

@@ -103,6 +103,27 @@ class Cli(click.Group):
             sys.exit(EXIT_INTERNAL)
 
 
+def limit_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Add the options every analysis command shares: --timeout, --max-nodes, --backend,
+    --json, --quiet."""
+    options = [
+        click.option("--timeout", type=float, help="Give up after this many seconds (unknown)."),
+        click.option("--max-nodes", type=int, help="Give up past this many live BDD nodes."),
+        click.option(
+            "--backend",
+            type=click.Choice(["auto", "cudd", "autoref"]),
+            default="auto",
+            show_default=True,
+            help="BDD backend.",
+        ),
+        click.option("--json", "as_json", is_flag=True, help="Print one JSON object."),
+        click.option("--quiet", "-q", is_flag=True, help="No progress bar."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
 def region_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Add --input, --radius, --free, --target, --timeout, --max-nodes, --json."""
     options = [
@@ -128,21 +149,10 @@ def region_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             multiple=True,
             help="Count as adversarial only inputs classified as this class (repeatable).",
         ),
-        click.option("--timeout", type=float, help="Give up after this many seconds (unknown)."),
-        click.option("--max-nodes", type=int, help="Give up past this many live BDD nodes."),
-        click.option(
-            "--backend",
-            type=click.Choice(["auto", "cudd", "autoref"]),
-            default="auto",
-            show_default=True,
-            help="BDD backend.",
-        ),
-        click.option("--json", "as_json", is_flag=True, help="Print one JSON object."),
-        click.option("--quiet", "-q", is_flag=True, help="No progress bar."),
     ]
     for option in reversed(options):
         fn = option(fn)
-    return fn
+    return limit_options(fn)
 
 
 def build_region(model: BNN, input_file: str, radius: int | None, free_file: str | None) -> Region:
