@@ -285,3 +285,21 @@ def test_write_report_handles_an_empty_store(tmp_path):
 def test_example_job_file_is_valid():
     job = load_job(ROOT / "examples" / "job.toml")
     assert len(job.tasks) > 10
+
+
+def test_forked_workers_survive_a_parent_that_started_torch_threads(tmp_path):
+    """Local workers are forked: they must not use torch's thread pool, which the parent may
+    have started (it deadlocks after fork; the tasks were then killed at their limit)."""
+    torch = pytest.importorskip("torch")
+    torch.ones(256, 256) @ torch.ones(256, 256)  # starts the intra-op pool here
+    job_path, _ = write_job(
+        tmp_path,
+        JOB.replace('analyses = ["count", "verify", "radius", "explain"]', 'analyses = ["count"]')
+        .replace("time_limit = 30", "time_limit = 5")
+        .replace('free_sets = ["free.txt"]\n', ""),
+    )
+    job = load_job(job_path)
+    assert any(t.region["radius"] == 3 for t in job.tasks)  # 1,351 inputs: the int8 size
+    with ResultStore(tmp_path / "r.sqlite") as store:
+        s = run_job(job, store, workers=2)
+    assert s["done"] == len(job.tasks) and s["unknown"] == 0 and s["failed"] == 0

@@ -78,6 +78,11 @@ def _row(task: Task, status: str, answer: Any, seconds: float, peak: int, engine
 
 
 def _child(task: Task, conn) -> None:  # pragma: no cover - runs in a forked process
+    # A forked child must not use a thread pool its parent started (torch's intra-op pool
+    # deadlocks after fork): enumeration stays off the int8 kernel here.
+    from ..engines.enum import stream
+
+    stream.TORCH_FROM = 1 << 62
     conn.send(run_task(task))
     conn.close()
 
