@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from ..engines import Capability, Options
+from ..engines import REGISTRY, Capability, Options
 from ..engines import choose as choose_engine
 from ..errors import LimitReached
 from ..limits import Budget
@@ -97,8 +97,6 @@ def count(
                 peak_nodes=budget.peak_nodes,
                 **base,
             )
-    from ..engines import REGISTRY
-
     exact = REGISTRY[choice.engine].can(Capability.EXACT)
     if exact and sum(per_class) != region.size:  # pragma: no cover - an internal invariant
         raise AssertionError(f"per-class counts sum to {sum(per_class)}, not {region.size}")

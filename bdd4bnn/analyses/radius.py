@@ -58,7 +58,7 @@ def sampled_upper_bound(
 class _Search:
     """Bounds proven so far: every radius ≤ ``lower`` is safe; ``upper`` is unsafe."""
 
-    def __init__(self, top: int) -> None:
+    def __init__(self) -> None:
         self.lower, self.upper, self.witness = 0, None, None
 
     def unsafe(self, r: int, x: np.ndarray) -> None:
@@ -105,7 +105,7 @@ def radius(
     budget = Budget(timeout, max_nodes)
     bar = as_progress(progress)
     bar.start(top, "ring")
-    search = _Search(top)
+    search = _Search()
     engines_used: dict[str, str | None] = {}
     shares: list[float] = []
     try:

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..engines import Capability, Options
 from ..engines import choose as choose_engine
-from ..errors import LimitReached
+from ..errors import LimitReached, RegionError
 from ..limits import Budget
 from ..model import BNN
 from ..region import Region
@@ -56,8 +56,6 @@ def verify(
     """
     check_limits(timeout, max_nodes)
     if isinstance(samples, bool) or not isinstance(samples, int) or samples < 0:
-        from ..errors import RegionError
-
         raise RegionError(f"samples: expected an integer >= 0, got {samples!r}")
     t0 = time.perf_counter()
     tg = check_targets(model, targets)

@@ -28,14 +28,15 @@ class EnumPrepared(Prepared):
 
         region = self._inside(region)
         if flip:  # re-centre on the forced flips: the rest is a smaller region
-            if not set(flip) <= set(region.free) or len(set(flip)) > region.radius:
+            forced = set(flip)
+            if not forced <= set(region.free) or len(forced) > region.radius:
                 return None
             center = region.center.copy()
             center[list(flip)] *= -1
-            rest = [i for i in region.free if i not in set(flip)]
-            region = Region.fixed(center, rest, region.radius - len(set(flip)))
+            rest = [i for i in region.free if i not in forced]
+            region = Region.fixed(center, rest, region.radius - len(forced))
             if distances is not None:
-                distances = [k - len(set(flip)) for k in distances if k >= len(set(flip))]
+                distances = [k - len(forced) for k in distances if k >= len(forced)]
         return enum_find(self.model, region, classes, budget=self.budget, distances=distances)
 
 

@@ -75,6 +75,7 @@ class _Walker:
         self.bound = bound.astype(np.int32)
         self.net = None
         self.out_w = self.model.output.weight.T.astype(np.float32)  # exact: |dots| < 2^24
+        self.out_w2, self.out_sum = 2 * self.out_w, self.out_w.sum(axis=0)  # for 0/1 inputs
         self.out_k = output_thresholds(model.output)
         self.later = []  # blocks after the first: (W′ᵀ as float32, bound), W′ = sign·W
         for block in model.blocks[1:]:
@@ -94,8 +95,8 @@ class _Walker:
             return self.net.classes_from_signed_dots(dots, self.bound)
         fired = dots >= self.bound
         if len(self.model.blocks) == 1:  # W·h = 2·W·[h = +1] − W·1, one float32 GEMM on 0/1
-            out = fired.astype(np.float32) @ (2 * self.out_w)
-            return predict_from_dots(out - self.out_w.sum(axis=0), self.out_k)
+            out = fired.astype(np.float32) @ self.out_w2
+            return predict_from_dots(out - self.out_sum, self.out_k)
         h = fired.astype(np.float32) * 2 - 1
         for w, bound in self.later:  # signed integer thresholds, exact float32 GEMMs
             h = (h @ w >= bound).astype(np.float32) * 2 - 1
