@@ -1,7 +1,8 @@
 """The exact Hamming robustness radius of MNIST test images on the shipped 28×28 model, each
 in a fresh ``bdd4bnn radius`` process with default options (as users run it).
 
-    python benchmarks/bench_radius_mnist.py [--images 100] [--timeout 120] [--out FILE]
+    python benchmarks/bench_radius_mnist.py [--images 100 | --select 1,7,13] [--timeout 120]
+        [--out FILE]
 
 Prints one row per image (label, radius or the proven bounds, seconds from ``--json``, wall
 time, engines) and a summary (median, slowest, how many exact).
@@ -28,13 +29,17 @@ MODEL = ROOT / "models" / "mnist_28x28_784-100-10.json"
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--images", type=int, default=100)
+    ap.add_argument("--select", help="comma-separated test-image indices (instead of --images)")
     ap.add_argument("--timeout", type=float, default=120.0)
     ap.add_argument("--out", type=Path, help="also write the table to this Markdown file")
     args = ap.parse_args()
     model = load_model(MODEL)
     size, th = model_preprocessing(model.metadata)
     images, labels = load_mnist("test")
-    xs = preprocess(images[: args.images], size, th)
+    picked = (
+        [int(v) for v in args.select.split(",")] if args.select else list(range(args.images))
+    )
+    xs = preprocess(images[picked], size, th)
     lines = [
         "| image | label | radius | lower | upper | seconds | wall | engine |",
         "|---|---|---|---|---|---|---|---|",
@@ -42,7 +47,7 @@ def main() -> None:
     print("\n".join(lines), flush=True)
     secs, exact = [], 0
     with tempfile.TemporaryDirectory() as tmp:
-        for i, x in enumerate(xs):
+        for i, x in zip(picked, xs, strict=True):
             path = Path(tmp) / f"x{i}.txt"
             path.write_text(input_text(x, size))
             argv = [sys.executable, "-m", "bdd4bnn", "radius", str(MODEL), "--input", str(path)]

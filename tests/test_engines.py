@@ -114,6 +114,18 @@ def test_radius_with_epsilon_equals_brute_force(model):
             )
 
 
+@pytest.mark.parametrize("engine", ["enum", "bdd"])
+def test_epsilon_is_the_decimal_written(engine):
+    """7 of the 10 inputs of the radius-1 ball keep the label: a share of exactly 1 − 0.3
+    passes ε = 0.3 (the double 0.3 is just below 3/10), and fails ε = 0.29."""
+    weight = [[1, 1, 1] + [0] * 6]
+    model = BNN.build(9, [{"weight": weight, "bias": [-2.5]}], {"weight": [[1], [-1]]})
+    ball = Region.hamming(np.ones(9, dtype=int), 9)
+    res = radius(model, ball, epsilon=0.3, engine=engine)
+    assert (res.radius, res.shares[1]) == (1, 0.7)
+    assert radius(model, ball, epsilon=0.29, engine=engine).radius == 0
+
+
 def test_radius_max_bound():
     model = BNN.build(6, [{"weight": [[1] * 6], "bias": [100.0]}], {"weight": [[1], [-1]]})
     res = radius(model, Region.hamming(np.ones(6, dtype=int), 3))

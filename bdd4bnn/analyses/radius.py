@@ -11,7 +11,8 @@ Rings are asked in increasing distance through prepared engines (``find`` for ε
 user. For ε = 0, concrete samples and (with ``engine="auto"``) a beam-search attack
 (:mod:`.attack`) first bound the radius from above, so that the engines are prepared over
 the smaller ball below that bound; whole balls proven at once by top-down BDD bounds count
-as all their rings. Whenever a limit stops the search, the
+as all their rings, and SAT prepares a session per ball, cut at its radius, where the choice
+says so. Whenever a limit stops the search, the
 bounds proven so far are reported (``radius_lower``, ``radius_upper``).
 """
 
@@ -186,6 +187,11 @@ def _exact(model, region, label, engine, engines, search, used, bar) -> None:
                 gave_up.add(choice.engine)
                 continue
             used.setdefault(choice.engine, choice.reason)
+        elif choice.per_ball:
+            ball = region.with_radius(r)
+            with REGISTRY[choice.engine].prepare(model, ball, budget, engines.options) as prepared:
+                used.setdefault(choice.engine, choice.reason)
+                x = prepared.find(ball, others, distances=[r])
         else:
             eng = REGISTRY.get(choice.engine)
             # an engine whose preparation grows with the envelope, with no upper bound
@@ -231,7 +237,9 @@ def _ball_slice(model, ball, others, choice, budget, options):
 
 
 def _share(model, region, label, epsilon, engine, engines, search, shares, bar, used) -> None:
-    need = 1 - Fraction(epsilon)
+    # the decimal the user wrote (0.3 is 3/10, not the binary double just below it), so a
+    # share of exactly 1 − ε still passes
+    need = 1 - Fraction(repr(float(epsilon)))
     others = [c for c in range(model.num_classes) if c != label]
     inside = 0  # inputs of the label in the ball of radius r
     for r in range(0, region.radius + 1):

@@ -8,6 +8,15 @@ class's Cards (one direction is enough: selectors are only asserted, never denie
 
 The cardinality encoding is chosen per constraint by size (see :func:`choose_encoding`, measured
 in ``benchmarks/bench_sat_encodings.py``).
+
+Relative to a Hamming ball (``relative_to``), a first-block neuron is instead compared with its
+value at the centre: with A its literals true at the centre, B the false ones, and FA, FB the
+flipped pixels among them, ``C`` (at least k of A ∪ B) reads ``FA − FB ≤ |A| − k``. Two-way
+counters over the flips of A and of B, cut at the ball's radius R
+(:mod:`bdd4bnn.encoders.totalizer`), give ``h ∧ FA ≥ t → FB ≥ t − m`` and
+``¬h ∧ FB ≥ u → FA ≥ u + m + 1`` for t, u ≤ R: O(n·R) clauses instead of O(n·k), and a solver
+that reaches a conflict after a handful of flips instead of hundreds of counter steps.
+Exact only for inputs with at most R flips, which every query of the ball has.
 """
 
 from __future__ import annotations
@@ -19,7 +28,9 @@ from pysat.card import CardEnc, EncType
 from pysat.formula import IDPool
 
 from ..model import BNN
+from ..region import Region
 from .constraints import Card, class_constraints, neuron_constraint
+from .totalizer import counter
 
 __all__ = ["CnfEncoder", "choose_encoding", "ENCODINGS"]
 
@@ -51,10 +62,20 @@ class CnfEncoder:
     With ``folded`` (from :func:`bdd4bnn.encoders.propagate.propagate` over an envelope
     region), neurons that cannot change inside the envelope are unit clauses and folded Cards
     are encoded instead of the full ones; every query must then stay inside the envelope.
+
+    With ``relative_to`` (the envelope: a centre, free pixels and radius R; ``folded`` must
+    come from it), the first block is encoded relative to the centre (module docstring):
+    exact for inputs that differ from the centre in at most R pixels, so every query must
+    bound its flips by R.
     """
 
     def __init__(
-        self, model: BNN, encoding: str = "auto", folded: Any = None, budget: Any = None
+        self,
+        model: BNN,
+        encoding: str = "auto",
+        folded: Any = None,
+        budget: Any = None,
+        relative_to: Region | None = None,
     ) -> None:
         if encoding != "auto" and encoding not in ENCODINGS:
             raise ValueError(f"unknown encoding {encoding!r}; choose from {sorted(ENCODINGS)}")
@@ -72,8 +93,11 @@ class CnfEncoder:
                 if card.is_const:
                     self.clauses.append([h if card.is_true else -h])
                     continue
-                self.add_card(card, prev, guard=h)
-                self.add_card(card.negate(), prev, guard=-h)
+                if b == 0 and relative_to is not None:
+                    self._add_relative(card, h, relative_to)
+                else:
+                    self.add_card(card, prev, guard=h)
+                    self.add_card(card.negate(), prev, guard=-h)
                 if budget is not None:
                     budget.check()
             self.hidden.append(layer)
@@ -109,6 +133,48 @@ class CnfEncoder:
         )
         self.clauses.extend(cl + g for cl in enc.clauses)
 
+    def _add_relative(self, card: Card, h: int, ball: Region) -> None:
+        """Add ``h ↔ card`` for a card over pixels, exact within ``ball`` (module docstring)."""
+        center, cap = ball.center, ball.radius
+        flips_a: list[int] = []
+        flips_b: list[int] = []
+        for i, p in zip(card.idx, card.pos, strict=True):
+            flip = -self.x[i] if center[i] > 0 else self.x[i]
+            (flips_a if (center[i] > 0) == p else flips_b).append(flip)
+        m = len(flips_a) - card.k
+        fa = _at_least(counter(flips_a, cap, self.pool, self.clauses))
+        fb = _at_least(counter(flips_b, cap, self.pool, self.clauses))
+        self._implications(h, fa, fb, -m)  # h ∧ FA ≥ t → FB ≥ t − m
+        self._implications(-h, fb, fa, m + 1)  # ¬h ∧ FB ≥ u → FA ≥ u + m + 1
+
+    def _implications(self, guard: int, first: Any, second: Any, shift: int) -> None:
+        """Add ``guard ∧ first(t) → second(t + shift)`` for every t where first(t) may hold."""
+        t = 0
+        while (lhs := first(t)) is not False:
+            rhs = second(t + shift)
+            if rhs is not True:
+                clause = [-guard]
+                if lhs is not True:
+                    clause.append(-lhs)
+                if rhs is not False:
+                    clause.append(rhs)
+                self.clauses.append(clause)
+            t += 1
+
     def flip_literals(self, center: Sequence[int], pixels: Sequence[int]) -> list[int]:
         """Return, per pixel, the literal that is true iff the pixel differs from ``center``."""
         return [-self.x[i] if center[i] > 0 else self.x[i] for i in pixels]
+
+
+def _at_least(out: list[int]) -> Any:
+    """Return ``t ↦`` the literal "at least t" of counter ``out`` (True / False when fixed;
+    False past its last output: more flips than the literals or the ball's radius allow)."""
+
+    def at_least(t: int) -> int | bool:
+        if t <= 0:
+            return True
+        if t > len(out):
+            return False
+        return out[t - 1]
+
+    return at_least

@@ -1,9 +1,9 @@
 """SAT engine: yes/no answers with counterexamples, and minimum adversarial distance.
 
-The model is encoded once (:class:`~bdd4bnn.encoders.cnf.CnfEncoder`); per centre, an
-incremental totalizer over the flip literals gives "at most r flips" as one assumption, and
-fixed pixels and target classes are assumptions too, so radii and targets switch without
-re-encoding.
+The model is encoded once (:class:`~bdd4bnn.encoders.cnf.CnfEncoder`); per centre, a two-way
+counter over the flip literals gives "at most r flips" and "at least r flips" as one assumption
+each, and fixed pixels and target classes are assumptions too, so radii, rings and targets
+switch without re-encoding.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ import threading
 from collections.abc import Sequence
 
 import numpy as np
-from pysat.card import CardEnc, EncType, ITotalizer
 from pysat.solvers import Solver
 
 from ...encoders.cnf import CnfEncoder
 from ...encoders.propagate import propagate
+from ...encoders.totalizer import counter
 from ...errors import LimitReached
 from ...limits import Budget
 from ...model import BNN
@@ -32,6 +32,8 @@ class SatSession:
 
     Only what can change inside ``envelope`` is encoded (input propagation); queries are any
     region with the same centre whose free pixels and radius lie within the envelope.
+    ``relative``: encode the first block relative to the centre (:class:`CnfEncoder`); None
+    lets :func:`bdd4bnn.engines.choose.sat_relative` decide.
     """
 
     def __init__(
@@ -42,25 +44,33 @@ class SatSession:
         solver: str = DEFAULT_SOLVER,
         encoding: str = "auto",
         budget: Budget | None = None,
+        relative: bool | None = None,
     ) -> None:
+        from .. import choose
+
         self.model = model
         self.budget = budget
         self.envelope = envelope
         self.center = envelope.center
-        self.enc = CnfEncoder(model, encoding, folded=propagate(model, envelope), budget=budget)
+        if relative is None:
+            relative = choose.sat_relative(envelope)
+        self.enc = CnfEncoder(
+            model,
+            encoding,
+            folded=propagate(model, envelope),
+            budget=budget,
+            relative_to=envelope if relative else None,
+        )
         pool = self.enc.pool
         flips = self.enc.flip_literals(self.center, envelope.free)
-        self.tot = ITotalizer(lits=flips, ubound=envelope.radius, top_id=pool.top)
-        pool.occupy(pool.top + 1, self.tot.top_id)
-        pool.top = max(pool.top, self.tot.top_id)
-        self.solver = Solver(name=solver, bootstrap_with=self.enc.clauses + self.tot.cnf.clauses)
+        # flips[t - 1] ↔ at least t pixels differ from the centre (t ≤ radius, and one more
+        # to bound the count from above)
+        self._flips = counter(flips, envelope.radius + 1, pool, self.enc.clauses)
+        self.solver = Solver(name=solver, bootstrap_with=self.enc.clauses)
         self._queries: dict[tuple[int, ...], int] = {}
-        self._flips = flips
-        self._at_least: dict[int, int] = {}
 
     def close(self) -> None:
         self.solver.delete()
-        self.tot.delete()
 
     def __enter__(self) -> SatSession:
         return self
@@ -77,18 +87,10 @@ class SatSession:
             self._queries[key] = q
         return q
 
-    def at_least_literal(self, k: int) -> int:
-        """Return a literal that implies "at least ``k`` pixels differ from the centre" (the
-        clauses are added on first use, guarded by it)."""
-        g = self._at_least.get(k)
-        if g is None:
-            pool = self.enc.pool
-            g = pool.id(("at_least", k))
-            enc = CardEnc.atleast(self._flips, bound=k, vpool=pool, encoding=EncType.kmtotalizer)
-            for cl in enc.clauses:
-                self.solver.add_clause([*cl, -g])
-            self._at_least[k] = g
-        return g
+    def flips_at_least(self, k: int) -> int:
+        """Return the literal "at least ``k`` pixels differ from the centre" (1 ≤ k ≤ the
+        envelope's radius + 1, and k ≤ its number of free pixels)."""
+        return self._flips[k - 1]
 
     def assumptions(self, region: Region, classes: Sequence[int]) -> list[int]:
         """Return the assumptions for "an input of ``region`` classified in ``classes``"."""
@@ -102,7 +104,7 @@ class SatSession:
             if i not in free
         ]
         if region.radius < len(env.free):
-            out.append(-self.tot.rhs[region.radius])
+            out.append(-self.flips_at_least(region.radius + 1))
         out.append(self._target_literal(classes))
         return out
 
@@ -149,7 +151,7 @@ class SatSession:
                 return None
             region = Region.fixed(region.center, region.free, distance)
             if distance > 0:
-                extra.append(self.at_least_literal(distance))
+                extra.append(self.flips_at_least(distance))
         if not self.solve(self.assumptions(region, classes) + extra, timeout):
             return None
         true = set(self.solver.get_model() or [])
