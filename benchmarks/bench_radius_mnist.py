@@ -36,9 +36,7 @@ def main() -> None:
     model = load_model(MODEL)
     size, th = model_preprocessing(model.metadata)
     images, labels = load_mnist("test")
-    picked = (
-        [int(v) for v in args.select.split(",")] if args.select else list(range(args.images))
-    )
+    picked = [int(v) for v in args.select.split(",")] if args.select else list(range(args.images))
     xs = preprocess(images[picked], size, th)
     lines = [
         "| image | label | radius | lower | upper | seconds | wall | engine |",

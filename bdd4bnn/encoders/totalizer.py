@@ -16,9 +16,7 @@ from pysat.formula import IDPool
 __all__ = ["counter"]
 
 
-def counter(
-    lits: Sequence[int], cap: int, pool: IDPool, clauses: list[list[int]]
-) -> list[int]:
+def counter(lits: Sequence[int], cap: int, pool: IDPool, clauses: list[list[int]]) -> list[int]:
     """Return ``out`` with ``out[t - 1] ↔ |{l ∈ lits : l}| ≥ t`` for ``t = 1..min(cap, n)``.
 
     The defining clauses are appended to ``clauses``; fresh variables come from ``pool``.

@@ -12,10 +12,10 @@ Measurements behind the constants are in benchmarks/RESULTS.md.
 * **radius**, ε = 0 (:func:`for_ring`): a beam-search attack and samples bound the radius
   from above (in the analysis); below it, each ring is enumerated while it is estimated under
   :data:`RING_ENUM_SECONDS`, then whole balls are proven by top-down BDD bounds within
-  :data:`RADIUS_BDD_SLICE` s each, and once that gives up one incremental SAT session decides
-  the remaining rings: ball by ball while the envelope's radius is at most
-  :data:`SAT_RELATIVE_RADIUS_MAX`, where SAT encodes the first block relative to the centre
-  (:func:`sat_relative`).
+  :data:`RADIUS_BDD_SLICE` s each (plus the compiled loop's first use in the process), and
+  once that gives up SAT decides the remaining rings: a session per ball, encoded relative
+  to the centre and cut at the ball's radius, up to :data:`SAT_RELATIVE_RADIUS_MAX`
+  (:func:`sat_relative`), else one incremental session for every ring.
   ε > 0 (:func:`for_ring_count`): rings enumerated while estimated under
   :data:`ENUM_SECONDS_MAX`, then walked by the subtree walk (its estimate is an upper bound),
   or, without numba, BDDs ball by ball.
@@ -146,7 +146,7 @@ def for_ring(
             "bdd",
             f"balls proven by top-down BDD bounds within {RADIUS_BDD_SLICE:g} s each",
             whole_ball=True,
-            slice_seconds=RADIUS_BDD_SLICE,
+            slice_seconds=RADIUS_BDD_SLICE + _topdown_first_use(),
             method="topdown",
         )
     if k <= SAT_RELATIVE_RADIUS_MAX:
@@ -156,6 +156,15 @@ def for_ring(
             per_ball=True,
         )
     return Choice("sat", "then an incremental SAT session ring by ring")
+
+
+def _topdown_first_use() -> float:
+    """Seconds before the top-down loop can run in this process (numba import and cache load,
+    or its compilation): a slice measures the bounds' work, not that."""
+    from .. import jit
+    from .bdd import topdown
+
+    return jit.first_use_seconds(topdown.LOOP_MODULE, ("expand",)) if jit.available() else 0.0
 
 
 def sat_relative(envelope: Region) -> bool:

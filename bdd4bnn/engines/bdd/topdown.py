@@ -42,11 +42,12 @@ from ...limits import Budget
 from ...region import Region
 from .tables import State, Tables
 
-__all__ = ["compile_classes", "tables", "TREE_NODES_MAX", "SLICE"]
+__all__ = ["compile_classes", "tables", "TREE_NODES_MAX", "SLICE", "LOOP_MODULE"]
 
 Function = Any
 TREE_NODES_MAX = 1_000_000  # undecided nodes before giving up (callers then compose bottom-up)
 SLICE = 1 << 15  # nodes per compiled call (limits are checked between calls)
+LOOP_MODULE = "bdd4bnn.engines.bdd.topdown_loop"  # its first use: bdd4bnn.jit.first_use_seconds
 
 
 def tables(
