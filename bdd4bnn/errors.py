@@ -41,9 +41,12 @@ class LimitReached(Exception):
     """Internal signal: a time or BDD-node limit was hit. Analyses turn it into 'unknown'.
 
     ``kind`` is "time" or "nodes" (automatic fallbacks depend on it, never on the wording).
+    ``partial``: set by counting engines that settle inputs as they go, per class the inputs
+    counted before the limit (lower bounds of the exact counts), else None.
     """
 
     def __init__(self, reason: str, kind: str = "time") -> None:
         super().__init__(reason)
         self.reason = reason
         self.kind = kind
+        self.partial: list[int] | None = None

@@ -191,6 +191,26 @@ def test_auto_reports_engine_and_reason():
     assert v.engine == "sat" and v.engine_reason
 
 
+def test_automatic_count_past_the_bdd_ceiling_walks_exactly(monkeypatch):
+    from bdd4bnn.engines import choose
+
+    rng = np.random.default_rng(4)
+    model = BNN.build(
+        12,
+        [{"weight": rng.choice([-1, 1], (10, 12))}, {"weight": rng.choice([-1, 1], (6, 10))}],
+        {"weight": rng.choice([-1, 1], (3, 6))},
+    )
+    center = rng.choice([-1, 1], 12)
+    monkeypatch.setattr(choose, "ENUM_SECONDS_MAX", 0.0)  # as if the region were huge
+    monkeypatch.setattr(choose, "BDD_NODE_CEILING", 1)  # and its BDDs too large
+    res = count(model, Region.hamming(center, 5))
+    assert res.engine == "enum" and "subtree walk" in res.engine_reason
+    assert res.exact and res.per_class == oracle_counts(model, center, range(12), 5)
+    # a node limit the user set is theirs: no fallback
+    mine = count(model, Region.hamming(center, 5), max_nodes=1)
+    assert mine.status == "unknown" and mine.engine == "bdd"
+
+
 def test_sat_and_enum_limits_give_unknown():
     rng = np.random.default_rng(0)
     model = BNN.build(

@@ -14,6 +14,7 @@ from bdd4bnn.engines.enum.subtree import subtree_counts
 from bdd4bnn.errors import LimitReached
 from bdd4bnn.limits import Budget
 from bdd4bnn.model import BNN
+from bdd4bnn.semantics import classify
 
 from .conftest import (
     bnn_and_region,
@@ -111,6 +112,57 @@ def test_subtree_progress_sums_to_the_region_and_limits_stop_it():
         subtree_counts(model, Region.hamming(region.center, 9), budget=Budget(timeout=0.3))
     res = count(model, Region.hamming(region.center, 9), engine="enum", timeout=0.3)
     assert res.status == "unknown" and "timeout" in res.reason
+    # what the walk settled before the limit: per-class lower bounds, summed
+    assert res.per_class_lower is not None and len(res.per_class_lower) == 4
+    assert res.settled == sum(res.per_class_lower) < res.total
+    assert res.robust in (None, False) and res.exact is False
+
+
+class _StopAfter(Budget):
+    """A budget that runs out at its (n + 1)-th check (deterministic, unlike a clock)."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.left = n
+
+    def check(self) -> None:
+        self.left -= 1
+        if self.left < 0:
+            raise LimitReached("stopped by the test")
+
+
+def _random_bnn(n: int, seed: int) -> BNN:
+    rng = np.random.default_rng(seed)
+    return BNN.build(
+        n,
+        [{"weight": rng.choice([-1, 1], size=(64, n))}],
+        {"weight": rng.choice([-1, 1], size=(3, 64))},
+    )
+
+
+def test_streamed_counts_stopped_by_a_limit_are_lower_bounds():
+    model = _random_bnn(40, 5)
+    center = np.random.default_rng(6).choice([-1, 1], size=40).astype(np.int8)
+    region = Region.hamming(center, 4)  # 102,091 inputs, streamed ring by ring
+    xs = np.array(list(region_points(center, range(40), 4)), dtype=np.int8)
+    exact = np.bincount(classify(model, xs), minlength=3)
+    with pytest.raises(LimitReached) as info:
+        enum_counts(model, region, budget=_StopAfter(3), method="stream")
+    lower = info.value.partial
+    assert lower is not None and all(0 <= lo <= ex for lo, ex in zip(lower, exact, strict=True))
+    assert sum(lower) == 1 + 40 + 780 + 9880  # rings 0-3, classified before the fourth check
+
+
+def test_walked_counts_stopped_by_a_limit_are_lower_bounds():
+    model = _random_bnn(40, 5)
+    center = np.random.default_rng(6).choice([-1, 1], size=40).astype(np.int8)
+    region = Region.hamming(center, 7)  # 22 million inputs: the walk outlasts one 0.2 s poll
+    with pytest.raises(LimitReached) as info:
+        subtree_counts(model, region, budget=_StopAfter(0))
+    lower = info.value.partial
+    exact = subtree_counts(model, region)  # equal to brute force: the tests above
+    assert lower is not None and all(0 <= lo <= ex for lo, ex in zip(lower, exact, strict=True))
+    assert sum(lower) < region.size
 
 
 def test_auto_method_choice():

@@ -46,7 +46,10 @@ def count(
     differently from the centre (only as ``targets`` when given). Exact per-class counts are
     checked to sum to the region's size. ``approx_epsilon``, ``approx_delta``, ``seed``:
     ApproxMC's tolerance, confidence and seed (reported as ``epsilon`` and ``delta`` when the
-    count is approximate).
+    count is approximate). Stopped by a limit, the result is "unknown"; engines that settle
+    inputs as they go (enumeration) then report per class the inputs counted so far
+    (``per_class_lower``, ``settled``, ``adversarial_lower``; ``robust`` false when one of
+    them is adversarial).
 
     >>> from bdd4bnn import Region, count, load_model
     >>> net = load_model("models/mnist_10x10_100-50-20-10.json")
@@ -78,15 +81,22 @@ def count(
                         f"{reason}; {prepared.construction}" if reason else prepared.construction
                     )
             except LimitReached as exc:
-                fallback = choose_engine.count_fallback(choice, exc.kind, max_nodes)
+                fallback = choose_engine.count_fallback(choice, exc.kind, max_nodes, region)
                 if fallback is None:
                     raise
                 choice, reason = fallback, fallback.reason
+                # the ceiling was the BDDs' own, not the user's; let their manager go
+                budget.max_nodes, budget.nodes = None, None
+                bar.start(*_work(model, region, choice.engine))
                 prepared = engines.prepare(choice.engine, region, Capability.COUNT)
-                per_class = prepared.counts()
+                per_class = prepared.counts(progress=bar)
                 if prepared.construction:
                     reason = f"{reason}; {prepared.construction}"
         except LimitReached as exc:
+            lower = exc.partial
+            adv_lower = None
+            if lower is not None:
+                adv_lower = sum(lower[c] for c in adversarial_classes(label, len(lower), tg))
             return CountResult(
                 status="unknown",
                 reason=exc.reason,
@@ -95,6 +105,10 @@ def count(
                 exact=False,
                 seconds=time.perf_counter() - t0,
                 peak_nodes=budget.peak_nodes,
+                per_class_lower=lower,
+                settled=None if lower is None else sum(lower),
+                adversarial_lower=adv_lower,
+                robust=False if adv_lower else None,  # one adversarial input settles it
                 **base,
             )
     exact = REGISTRY[choice.engine].can(Capability.EXACT)

@@ -42,6 +42,11 @@ class CountResult(Result):
     peak_nodes: int = 0
     reason: str | None = None
     region: dict[str, Any] = field(default_factory=dict)
+    # unknown, from engines that settle inputs as they go: per class the inputs counted before
+    # the limit (exact lower bounds), their sum, and the adversarial ones among them
+    per_class_lower: list[int] | None = None
+    settled: int | None = None
+    adversarial_lower: int | None = None
 
 
 @dataclass

@@ -93,7 +93,15 @@ def count(
 
     def rows() -> list[tuple[str, object]]:
         if res.status != "ok":
-            return []
+            if res.per_class_lower is None:
+                return []
+            cells = "  ".join(f"{c}: {n}" for c, n in enumerate(res.per_class_lower) if n)
+            found = "NOT robust" if res.robust is False else "none found yet"
+            return [
+                ("settled", f"{res.settled} of {res.total} ({res.settled / res.total:.4%})"),
+                ("per class >=", cells or "-"),
+                ("adversarial >=", f"{res.adversarial_lower} -> {found}"),
+            ]
         assert res.per_class is not None and res.adversarial is not None
         cells = "  ".join(f"{c}: {n}" for c, n in enumerate(res.per_class) if n)
         approx = "" if res.exact else f" (ApproxMC, eps={res.epsilon}, delta={res.delta})"

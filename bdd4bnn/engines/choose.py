@@ -5,8 +5,8 @@ Measurements behind the constants are in benchmarks/RESULTS.md.
 * **count** (:func:`for_count`): enumeration when its estimated time (:func:`count_seconds`,
   a cost model calibrated on the project machine; an upper bound for the subtree walk, which
   may prune far below it) is at most :data:`ENUM_SECONDS_MAX`; else BDDs with a node ceiling
-  of :data:`BDD_NODE_CEILING` (unless the user set one) and, past it, approximate counting
-  (``exact: false``; :func:`count_fallback`).
+  of :data:`BDD_NODE_CEILING` (unless the user set one) and, past it, the subtree walk, or
+  approximate counting (``exact: false``) where the walk cannot run (:func:`count_fallback`).
 * **verify** (:func:`for_find`): concrete samples first (sound falsifier, in the analysis);
   then enumeration when it is estimated under :data:`ENUM_SECONDS_VERIFY`, else SAT.
 * **radius**, ε = 0 (:func:`for_ring`): a beam-search attack and samples bound the radius
@@ -94,23 +94,29 @@ def for_count(model: BNN, region: Region, engine: str = "auto") -> Choice:
         return Choice("enum", f"{how} estimated at {est:.2g} s <= {ENUM_SECONDS_MAX:g} s")
     from .approx import available
 
+    walk = stream.subtree_seconds(region) is not None
+    then = "the subtree walk" if walk else "approximate counting"
     return Choice(
         "bdd",
-        f"enumeration estimated at {est:.2g} s: BDDs, approximate counting past "
-        f"{BDD_NODE_CEILING} nodes",
-        BDD_NODE_CEILING if available() else None,
+        f"enumeration estimated at {est:.2g} s: BDDs, {then} past {BDD_NODE_CEILING} nodes",
+        BDD_NODE_CEILING if walk or available() else None,
     )
 
 
-def count_fallback(choice: Choice, limit_kind: str, user_max_nodes: int | None) -> Choice | None:
+def count_fallback(
+    choice: Choice, limit_kind: str, user_max_nodes: int | None, region: Region
+) -> Choice | None:
     """Return the engine to fall back to when ``choice`` hit a limit of ``limit_kind``, or
-    None: an automatic BDD count past its node ceiling (not a user's limit) is estimated by
-    ApproxMC."""
+    None. An automatic BDD count past its node ceiling (not a user's limit) goes on with the
+    subtree walk where it can run: exact, its estimate only an upper bound (784-pixel balls
+    of radius 6, 3·10¹⁴ inputs, are walked in minutes: benchmarks/RESULTS.md), with progress
+    in inputs settled and, when stopped, per-class lower bounds; else ApproxMC estimates."""
     if choice.node_ceiling is None or limit_kind != "nodes" or user_max_nodes is not None:
         return None
-    return Choice(
-        "approx", f"{choice.reason}; BDDs passed {choice.node_ceiling} nodes: approximate counting"
-    )
+    passed = f"{choice.reason}; BDDs passed {choice.node_ceiling} nodes"
+    if _estimates().subtree_seconds(region) is not None:
+        return Choice("enum", f"{passed}: the subtree walk (exact, pruning beyond its estimate)")
+    return Choice("approx", f"{passed}: approximate counting")
 
 
 def for_find(model: BNN, region: Region, engine: str = "auto") -> Choice:

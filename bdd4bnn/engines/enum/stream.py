@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from ...errors import LimitReached
 from ...limits import Budget
 from ...model import BNN
 from ...region import Region
@@ -258,20 +259,24 @@ def enum_counts(
         )
     walker = _Walker(model, region)
     counts = np.zeros(model.num_classes, dtype=np.int64)
-    if region.kind == "fixed" and 2 <= len(region.free) <= HALVES_MAX:
-        for cls, *_ in _halves(walker, distances):
-            counts += np.bincount(cls, minlength=model.num_classes)
+    try:
+        if region.kind == "fixed" and 2 <= len(region.free) <= HALVES_MAX:
+            for cls, *_ in _halves(walker, distances):
+                counts += np.bincount(cls, minlength=model.num_classes)
+                if budget:
+                    budget.check()
+                if progress:
+                    progress(len(cls))
+            return [int(c) for c in counts]
+        for dots, _ in _ring_chunks(walker, distances):
+            counts += np.bincount(walker.classes_from_dots(dots), minlength=model.num_classes)
             if budget:
                 budget.check()
             if progress:
-                progress(len(cls))
-        return [int(c) for c in counts]
-    for dots, _ in _ring_chunks(walker, distances):
-        counts += np.bincount(walker.classes_from_dots(dots), minlength=model.num_classes)
-        if budget:
-            budget.check()
-        if progress:
-            progress(len(dots))
+                progress(len(dots))
+    except LimitReached as exc:
+        exc.partial = [int(c) for c in counts]  # the inputs classified so far
+        raise
     return [int(c) for c in counts]
 
 

@@ -32,6 +32,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 
+from ...errors import LimitReached
 from ...jit import available
 from ...limits import Budget
 from ...model import BNN
@@ -231,20 +232,24 @@ def subtree_counts(
 
     n = threads or cpus()
     done = first = int(totals.sum())
-    with ThreadPoolExecutor(n) as pool:
-        futures = [pool.submit(worker) for _ in range(n)]
-        try:
-            while wait(futures, timeout=0.2).not_done:
-                if progress:
-                    now = first + sum(int(f.sum()) for f in list(found))
-                    progress(now - done)
-                    done = now
-                if budget:
-                    budget.check()
-        finally:
-            stop.set()
-        for f in futures:
-            f.result()
+    try:
+        with ThreadPoolExecutor(n) as pool:
+            futures = [pool.submit(worker) for _ in range(n)]
+            try:
+                while wait(futures, timeout=0.2).not_done:
+                    if progress:
+                        now = first + sum(int(f.sum()) for f in list(found))
+                        progress(now - done)
+                        done = now
+                    if budget:
+                        budget.check()
+            finally:
+                stop.set()
+            for f in futures:
+                f.result()
+    except LimitReached as exc:  # the workers have stopped: what they settled is counted
+        exc.partial = [int(v) for v in totals + sum(found, np.zeros_like(totals))]
+        raise
     for f in found:
         totals += f
     if progress:

@@ -25,6 +25,7 @@ from ...region import Region
 __all__ = ["SatSession", "DEFAULT_SOLVER"]
 
 DEFAULT_SOLVER = "glucose4"  # supports interruption (--timeout); CaDiCaL in PySAT does not
+LOAD_CHUNK = 50_000  # clauses loaded into the solver between budget checks
 
 
 class SatSession:
@@ -66,7 +67,16 @@ class SatSession:
         # flips[t - 1] ↔ at least t pixels differ from the centre (t ≤ radius, and one more
         # to bound the count from above)
         self._flips = counter(flips, envelope.radius + 1, pool, self.enc.clauses)
-        self.solver = Solver(name=solver, bootstrap_with=self.enc.clauses)
+        self.solver = Solver(name=solver)
+        try:  # loading millions of clauses takes seconds: in chunks, within the budget
+            clauses = self.enc.clauses
+            for i in range(0, len(clauses), LOAD_CHUNK):
+                self.solver.append_formula(clauses[i : i + LOAD_CHUNK])
+                if budget is not None:
+                    budget.check()
+        except BaseException:
+            self.solver.delete()
+            raise
         self._queries: dict[tuple[int, ...], int] = {}
 
     def close(self) -> None:
