@@ -3,6 +3,8 @@
 Model formats:
 
 * **JSON, version 1** (``"format": "bdd4bnn.bnn"``) — see the README for the schema.
+* **ONNX / QONNX** (``.onnx``) — binarized MLPs from FINN / Brevitas
+  (:mod:`bdd4bnn.onnx_import`).
 * **BNNQuanalyst folders** — ``blk1 .. blkN/{lin_weight,lin_bias,bn_weight,bn_bias,bn_mean,
   bn_var}.csv`` and ``out_blk/{lin_weight,lin_bias}.csv``; their batch norm has no epsilon.
 
@@ -150,6 +152,10 @@ def load_model(path: str | Path) -> BNN:
             return _load_bnnquanalyst(p)
         if not p.exists():
             raise ModelError("no such file or folder")
+        if p.suffix.lower() == ".onnx":
+            from .onnx_import import load_onnx
+
+            return load_onnx(p)
         try:
             data = json.loads(p.read_text())
         except UnicodeDecodeError:

@@ -8,7 +8,18 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "bdd4bnn"
 
 # room -> rank; a module may import rooms of lower or equal rank only
-BOTTOM = ("model", "semantics", "region", "errors", "limits", "formats", "jit", "data", "plots")
+BOTTOM = (
+    "model",
+    "semantics",
+    "region",
+    "errors",
+    "limits",
+    "formats",
+    "onnx_import",
+    "jit",
+    "data",
+    "plots",
+)
 RANK = {name: 0 for name in (*BOTTOM, "__version__")} | {
     "encoders": 1,
     "kernels": 2,
