@@ -30,6 +30,8 @@ __all__ = [
     "SIZES",
     "accuracy",
     "input_text",
+    "model_inputs",
+    "raw_quantizer",
 ]
 
 MNIST_FILES = {
@@ -131,8 +133,44 @@ def model_preprocessing(metadata: dict[str, Any]) -> tuple[int, float]:
     """Return (size, threshold) recorded in a model's metadata."""
     spec = metadata.get("preprocessing")
     if not isinstance(spec, dict) or "size" not in spec:
-        raise InputError("this model records no MNIST preprocessing (metadata.preprocessing)")
+        raise InputError(
+            "this model records no MNIST preprocessing (metadata.preprocessing) and no input "
+            "quantizer"
+        )
     return int(spec["size"]), float(spec.get("threshold", DEFAULT_THRESHOLD))
+
+
+def raw_quantizer(size: int, threshold: float = DEFAULT_THRESHOLD) -> dict[str, Any] | None:
+    """Return the input quantizer (a model's "input" section) equal to :func:`preprocess` at
+    ``size``, ``threshold``, or None where preprocessing resizes (an averaged pixel is not one
+    raw value): each raw value 0..255 run through :func:`preprocess` itself."""
+    if size != 28:
+        return None
+    levels = np.repeat(np.arange(256, dtype=np.uint8)[:, None, None], 28, axis=1)
+    levels = np.repeat(levels, 28, axis=2)
+    on = preprocess(levels, 28, threshold)[:, 0] > 0
+    return {
+        "raw": "uint8",
+        "low": 0,
+        "high": 255,
+        "threshold": int(np.argmax(on)) if on.any() else 256,
+    }
+
+
+def model_inputs(model: Any, images: np.ndarray) -> tuple[np.ndarray, int]:
+    """Return ±1 inputs (int8, (N, input size)) from uint8 images (N, 28, 28) by the model's
+    own rule, and the input side: its input quantizer (per-pixel raw thresholds, no resizing)
+    when it has one, else the preprocessing recorded in its metadata."""
+    if model.quantizer is not None:
+        side = int(np.sqrt(model.input_size))
+        pixels = int(np.prod(images.shape[1:]))
+        if pixels != model.input_size:
+            raise InputError(
+                f"images of {pixels} pixels: the model reads {model.input_size} raw values"
+            )
+        return model.quantizer.binarize(images), side
+    size, th = model_preprocessing(model.metadata)
+    return preprocess(images, size, th), size
 
 
 def accuracy(model: Any, split: str = "test", data_dir: str | Path | None = None) -> dict:
@@ -142,10 +180,10 @@ def accuracy(model: Any, split: str = "test", data_dir: str | Path | None = None
 
     from .semantics import classify
 
-    size, th = model_preprocessing(model.metadata)
     images, labels = load_mnist(split, data_dir)
+    x, _ = model_inputs(model, images)
     t0 = time.perf_counter()
-    pred = classify(model, preprocess(images, size, th))
+    pred = classify(model, x)
     right = pred == labels
     return {
         "split": split,

@@ -2,7 +2,8 @@
 
 Model formats:
 
-* **JSON, version 1** (``"format": "bdd4bnn.bnn"``) — see the README for the schema.
+* **JSON, versions 1 and 2** (``"format": "bdd4bnn.bnn"``) — see the README for the schema;
+  version 2 adds ``"input"``, the input quantizer (:class:`bdd4bnn.model.InputQuantizer`).
 * **ONNX / QONNX** (``.onnx``) — binarized MLPs from FINN / Brevitas
   (:mod:`bdd4bnn.onnx_import`).
 * **BNNQuanalyst folders** — ``blk1 .. blkN/{lin_weight,lin_bias,bn_weight,bn_bias,bn_mean,
@@ -36,7 +37,8 @@ __all__ = [
 ]
 
 FORMAT_NAME = "bdd4bnn.bnn"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # version 2 adds "input" (the input quantizer); version 1 still reads
+VERSIONS = (1, 2)
 
 
 def model_from_dict(data: Any) -> BNN:
@@ -45,8 +47,11 @@ def model_from_dict(data: Any) -> BNN:
         raise ModelError("top level: expected a JSON object")
     if data.get("format") != FORMAT_NAME:
         raise ModelError(f"format: expected {FORMAT_NAME!r}, got {data.get('format')!r}")
-    if data.get("version") != FORMAT_VERSION:
-        raise ModelError(f"version: unsupported version {data.get('version')!r} (expected 1)")
+    version = data.get("version")
+    if isinstance(version, bool) or version not in VERSIONS:
+        raise ModelError(f"version: unsupported version {version!r} (expected 1 or 2)")
+    if version == 1 and "input" in data:
+        raise ModelError("input: the input quantizer needs version 2")
     for key in ("input_size", "blocks", "output"):
         if key not in data:
             raise ModelError(f"{key}: missing field")
@@ -55,11 +60,12 @@ def model_from_dict(data: Any) -> BNN:
     meta = data.get("metadata") or {}
     if not isinstance(meta, dict):
         raise ModelError("metadata: expected an object")
-    return BNN.build(data["input_size"], data["blocks"], data["output"], meta)
+    return BNN.build(data["input_size"], data["blocks"], data["output"], meta, data.get("input"))
 
 
 def model_to_dict(model: BNN) -> dict[str, Any]:
-    """Return the JSON (version 1) document of ``model``."""
+    """Return the JSON document of ``model``: version 2 when it has an input quantizer, else
+    version 1 (readable by older releases)."""
     blocks = []
     for b in model.blocks:
         spec: dict[str, Any] = {"weight": b.weight.tolist(), "bias": b.bias.tolist()}
@@ -74,18 +80,20 @@ def model_to_dict(model: BNN) -> dict[str, Any]:
         blocks.append(spec)
     doc: dict[str, Any] = {
         "format": FORMAT_NAME,
-        "version": FORMAT_VERSION,
+        "version": FORMAT_VERSION if model.quantizer is not None else 1,
         "input_size": model.input_size,
         "blocks": blocks,
         "output": {"weight": model.output.weight.tolist(), "bias": model.output.bias.tolist()},
     }
+    if model.quantizer is not None:
+        doc["input"] = model.quantizer.to_dict()
     if model.metadata:
         doc["metadata"] = model.metadata
     return doc
 
 
 def save_model(model: BNN, path: str | Path) -> None:
-    """Write ``model`` as a JSON (version 1) file (floats round-trip exactly)."""
+    """Write ``model`` as a JSON file (floats round-trip exactly)."""
     Path(path).write_text(json.dumps(model_to_dict(model)) + "\n")
 
 

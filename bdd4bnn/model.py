@@ -14,7 +14,7 @@ import numpy as np
 
 from .errors import ModelError
 
-__all__ = ["BatchNorm", "Block", "OutputLayer", "BNN", "TERNARY"]
+__all__ = ["BatchNorm", "Block", "OutputLayer", "InputQuantizer", "BNN", "TERNARY", "RAW_KINDS"]
 
 TERNARY = (-1, 0, 1)  # allowed weights: binary models use ±1, ternary ones also 0
 
@@ -106,6 +106,74 @@ class OutputLayer:
         return int(self.weight.shape[0])
 
 
+RAW_KINDS = ("uint8", "float")
+
+
+@dataclass(frozen=True, eq=False)
+class InputQuantizer:
+    """How raw inputs become the first layer's ±1 values: input i is +1 iff raw_i ≥
+    ``threshold[i]``. ``raw``: "uint8" (integers ``low``..``high``) or "float" (reals in
+    [``low``, ``high``]); a threshold above ``high`` means never +1, one at or below ``low``
+    always."""
+
+    raw: str
+    low: float
+    high: float
+    threshold: np.ndarray  # float64, one per input
+
+    @classmethod
+    def checked(cls, size: int, spec: Any, name: str = "input") -> InputQuantizer:
+        """Return a validated quantizer for ``size`` inputs from its JSON object."""
+        if not isinstance(spec, dict):
+            raise ModelError(f"{name}: expected an object")
+        unknown = set(spec) - {"raw", "low", "high", "threshold"}
+        if unknown:
+            raise ModelError(f"{name}.{sorted(unknown)[0]}: unknown field")
+        raw = spec.get("raw")
+        if raw not in RAW_KINDS:
+            raise ModelError(f"{name}.raw: expected one of {RAW_KINDS}, got {raw!r}")
+        lo, hi = (
+            _float_vector([spec.get(k, d)], f"{name}.{k}", 1)[0]
+            for k, d in (("low", 0), ("high", 255 if raw == "uint8" else 1))
+        )
+        if not lo < hi:
+            raise ModelError(f"{name}: low {lo} must be below high {hi}")
+        if raw == "uint8" and not (lo == int(lo) and hi == int(hi) and 0 <= lo and hi <= 255):
+            raise ModelError(f"{name}: uint8 bounds must be integers in 0..255, got {lo}..{hi}")
+        if "threshold" not in spec:
+            raise ModelError(f"{name}.threshold: missing field")
+        th = spec["threshold"]
+        if isinstance(th, (int, float)) and not isinstance(th, bool):
+            th = [th] * size
+        t = _float_vector(th, f"{name}.threshold", size)
+        return cls(raw, float(lo), float(hi), t)
+
+    def to_dict(self) -> dict[str, Any]:
+        th = self.threshold
+        same = bool((th == th[0]).all())
+        num = (lambda v: int(v)) if self.raw == "uint8" else float  # noqa: E731
+        return {
+            "raw": self.raw,
+            "low": num(self.low),
+            "high": num(self.high),
+            "threshold": num(th[0]) if same else [num(v) for v in th],
+        }
+
+    def binarize(self, raw: Any) -> np.ndarray:
+        """Return ±1 inputs (int8, (N, size)) from raw inputs (N, ...) of this quantizer's
+        range (values outside it are an error)."""
+        from .errors import InputError
+
+        x = np.asarray(raw)
+        n = self.threshold.size
+        if x.size % n or x.ndim == 0:
+            raise InputError(f"raw input of {x.size} values: the model reads {n} per input")
+        x = x.reshape(-1, n).astype(np.float64)
+        if not np.isfinite(x).all() or (x < self.low).any() or (x > self.high).any():
+            raise InputError(f"raw input values must lie in {self.low:g}..{self.high:g}")
+        return np.where(x >= self.threshold, 1, -1).astype(np.int8)
+
+
 @dataclass(frozen=True, eq=False)
 class BNN:
     """A binarized neural network: input size, internal blocks, output layer, metadata."""
@@ -114,6 +182,7 @@ class BNN:
     blocks: tuple[Block, ...]
     output: OutputLayer
     metadata: dict[str, Any] = field(default_factory=dict)
+    quantizer: InputQuantizer | None = None  # raw inputs -> ±1 (format version 2)
 
     @classmethod
     def build(
@@ -122,11 +191,13 @@ class BNN:
         blocks: list[dict[str, Any]],
         output: dict[str, Any],
         metadata: dict[str, Any] | None = None,
+        quantizer: dict[str, Any] | None = None,
     ) -> BNN:
         """Return a validated BNN from plain values (lists or arrays).
 
         Each block is ``{"weight", "bias"?, "bn"?: {"gamma","beta","mean","var","eps"?}}``;
-        ``output`` is ``{"weight", "bias"?}``. Errors name the offending field.
+        ``output`` is ``{"weight", "bias"?}``; ``quantizer`` an :class:`InputQuantizer`'s
+        JSON object. Errors name the offending field.
         """
         if isinstance(input_size, bool) or not isinstance(input_size, (int, np.integer)):
             raise ModelError(f"input_size: expected a positive integer, got {input_size!r}")
@@ -171,7 +242,8 @@ class BNN:
             raise ModelError(f"output.weight: expected {size} columns (inputs), got {w.shape[1]}")
         bias = output.get("bias")
         b = np.zeros(w.shape[0]) if bias is None else _float_vector(bias, "output.bias", w.shape[0])
-        return cls(int(input_size), tuple(built), OutputLayer(w, b), dict(metadata or {}))
+        q = None if quantizer is None else InputQuantizer.checked(int(input_size), quantizer)
+        return cls(int(input_size), tuple(built), OutputLayer(w, b), dict(metadata or {}), q)
 
     @property
     def num_classes(self) -> int:
@@ -213,5 +285,6 @@ class BNN:
             "num_classes": self.num_classes,
             "parameters": self.num_parameters,
             "layers": layers,
+            "input_quantizer": None if self.quantizer is None else self.quantizer.to_dict(),
             "metadata": self.metadata,
         }

@@ -290,7 +290,7 @@ def _input_stage(graph: _Graph, nodes: list[Any], source: str, size: int) -> np.
 
 def load_onnx(path: str | Path) -> BNN:
     """Return the BNN of an ONNX / QONNX binarized MLP (module docstring), with its input
-    quantizer in ``metadata["input_quantizer"]``."""
+    quantizer."""
     p = Path(path)
     graph = _Graph(p)
     shape = graph.shape_of(graph.input) or []
@@ -331,20 +331,9 @@ def load_onnx(path: str | Path) -> BNN:
         blocks.append(_block(graph, w, scale, chain, node.output[0], after, len(blocks)))
         in_scale = _quant_scale(graph, after)
         tensor, width = after.output[0], w.shape[1]
-    levels = np.unique(raw_thresholds)
-    quantizer = {
-        "raw": "uint8",
-        "low": 0,
-        "high": RAW_LEVELS - 1,
-        "graph_input": "raw / 255 (float32)",
-        "threshold": int(levels[0]) if levels.size == 1 else raw_thresholds.tolist(),
-    }
-    meta = {
-        "name": p.stem,
-        "source": {"format": "onnx", "file": p.name},
-        "input_quantizer": quantizer,
-    }
-    return BNN.build(size, blocks, out, meta)
+    quantizer = {"raw": "uint8", "low": 0, "high": RAW_LEVELS - 1, "threshold": raw_thresholds}
+    source = {"format": "onnx", "file": p.name, "graph_input": "raw / 255 (float32)"}
+    return BNN.build(size, blocks, out, {"name": p.stem, "source": source}, quantizer)
 
 
 def _check_output(graph: _Graph, w: np.ndarray, scale: float, chain: list[Any], src: str) -> None:

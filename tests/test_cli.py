@@ -113,7 +113,9 @@ def _mutate(doc, path, value):
 
 MODEL_CASES = [
     (("format",), "other", "format"),
-    (("version",), 2, "version"),
+    (("version",), 3, "version"),
+    (("version",), True, "version"),
+    (("input",), {"raw": "uint8", "threshold": 128}, "input: the input quantizer needs version 2"),
     (("blocks",), KeyError, "blocks: missing"),
     (("blocks", 0, "weight", 1, 2), 0.5, "blocks[0].weight[1][2]"),
     (("blocks", 0, "weight", 0, 0), 2, "blocks[0].weight[0][0]: weight must be -1, 0, +1"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -46,8 +48,7 @@ def _execute(path, raw: np.ndarray) -> np.ndarray:
 
 
 def _binarize(model, raw: np.ndarray) -> np.ndarray:
-    th = np.asarray(model.metadata["input_quantizer"]["threshold"])
-    return np.where(raw.reshape(len(raw), -1) >= th, 1, -1).astype(np.int8)
+    return model.quantizer.binarize(raw)
 
 
 def test_tfc_1w1a_equals_the_graph_on_mnist_and_random_images():
@@ -56,7 +57,7 @@ def test_tfc_1w1a_equals_the_graph_on_mnist_and_random_images():
     path = need_shared("peers", "qonnx", "TFC_1W1A.onnx")
     model = load_model(path)
     assert model.layer_sizes == [784, 64, 64, 64, 10]
-    assert model.metadata["input_quantizer"]["threshold"] == 128  # pixel/255·2 − 1 ≥ 0
+    assert (model.quantizer.threshold == 128).all()  # pixel/255·2 − 1 ≥ 0 in float32
     images, labels = load_mnist("test")
     graph = _execute(path, images).argmax(axis=1)
     ours = classify(model, _binarize(model, images))
@@ -227,3 +228,23 @@ def test_bad_graphs_are_one_line_errors(tmp_path):
     _graph(relu_path, [4, 3, 2], rng, extra=relu_block)
     with pytest.raises(ModelError, match=r"\(Relu\): not supported"):
         load_model(relu_path)
+
+
+def test_cli_reads_an_onnx_model_and_its_input_rule(tmp_path):
+    from bdd4bnn.data import load_mnist
+
+    from .test_cli import run
+
+    path = need_shared("peers", "qonnx", "TFC_1W1A.onnx")
+    need_shared("data", "mnist")
+    inp = tmp_path / "x.txt"
+    code, out, _ = run("dataset-input", "--model", path, "--index", 0, "--out", inp)
+    assert code == 0 and "28x28" in out
+    images, _ = load_mnist("test")
+    want = np.where(images[0].ravel() >= 128, 1, 0)  # the graph's own rule: pixel ≥ 128
+    assert np.array_equal(np.array(inp.read_text().split(), dtype=int), want)
+    code, out, _ = run("info", path, "--json")
+    assert json.loads(out)["input_quantizer"]["threshold"] == 128
+    code, out, _ = run("verify", path, "--input", inp, "--radius", 2, "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["robust"] is True and doc["label"] == 7

@@ -198,21 +198,22 @@ def load_job(path: str | Path) -> Job:
             except Bdd4bnnError as exc:
                 raise JobError(f"{path}: inputs: {exc}") from None
         if mnist:
-            from ..data import load_mnist, model_preprocessing, preprocess
+            from ..data import load_mnist, model_inputs
 
             try:
-                size, th = model_preprocessing(model.metadata)
                 images, _ = load_mnist("test", doc.get("data_dir"))
             except Bdd4bnnError as exc:
                 raise JobError(f"{path}: mnist_test: {mname}: {exc}") from None
-            if size * size != model.input_size:
-                raise JobError(f"{path}: mnist_test: {mname} records size {size}")
             for i in mnist:
                 if not 0 <= i < len(images):
                     raise JobError(f"{path}: mnist_test: index {i} out of range")
-                centers.append(
-                    (f"mnist-test-{i}", preprocess(images[i : i + 1], size, th)[0].tolist())
-                )
+            try:
+                xs, size = model_inputs(model, images[list(mnist)])
+            except Bdd4bnnError as exc:
+                raise JobError(f"{path}: mnist_test: {mname}: {exc}") from None
+            if xs.shape[1] != model.input_size:
+                raise JobError(f"{path}: mnist_test: {mname} records size {size}")
+            centers += [(f"mnist-test-{i}", x.tolist()) for i, x in zip(mnist, xs, strict=True)]
         regions: list[dict[str, Any]] = []
         for r in radii:
             if r > model.input_size:

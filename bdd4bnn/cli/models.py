@@ -47,8 +47,11 @@ def train(
     arch, size, epochs, seed, batch_size, lr, threshold, ternary, limit, data_dir, out, as_json
 ) -> None:
     """Train a BNN on MNIST (straight-through estimator, Adam) and save it as JSON."""
-    from ..data import DEFAULT_THRESHOLD, load_mnist, preprocess, preprocessing_spec
+    from dataclasses import replace
+
+    from ..data import DEFAULT_THRESHOLD, load_mnist, preprocess, preprocessing_spec, raw_quantizer
     from ..formats import save_model
+    from ..model import InputQuantizer
 
     try:
         from ..training import TrainConfig, evaluate, from_torch
@@ -99,6 +102,9 @@ def train(
         },
     }
     net = from_torch(module, meta)
+    quantizer = raw_quantizer(size, th)
+    if quantizer is not None:  # a per-pixel rule on raw values: the model's input section
+        net = replace(net, quantizer=InputQuantizer.checked(net.input_size, quantizer))
     save_model(net, out)
     res = {"out": out, "test_accuracy": acc, "history": history}
     emit(res, as_json, lambda: click.echo(f"saved {out}: test accuracy {acc:.4f}"))
@@ -139,17 +145,12 @@ def dataset_input(index, size, model, threshold, split, data_dir, out) -> None:
     """Write MNIST image INDEX as an input file (0/1 values, one image row per line)."""
     from pathlib import Path
 
-    from ..data import (
-        DEFAULT_THRESHOLD,
-        input_text,
-        load_mnist,
-        model_preprocessing,
-        preprocess,
-    )
+    from ..data import DEFAULT_THRESHOLD, input_text, load_mnist, model_inputs, preprocess
 
     check_output(out, "--out")
+    net = None
     if model is not None:
-        size, th = model_preprocessing(load_model(model).metadata)
+        net = load_model(model)
     elif size is None:
         raise click.UsageError("give --size or --model")
     else:
@@ -157,7 +158,11 @@ def dataset_input(index, size, model, threshold, split, data_dir, out) -> None:
     images, labels = load_mnist(split, data_dir)
     if index >= len(images):
         raise click.BadParameter(f"{index} >= {len(images)} images", param_hint="--index")
-    x = preprocess(images[index : index + 1], size, th)[0]
+    if net is not None:
+        xs, size = model_inputs(net, images[index : index + 1])
+        x = xs[0]
+    else:
+        x = preprocess(images[index : index + 1], size, th)[0]
     Path(out).write_text(input_text(x, size))
     click.echo(f"wrote {out}: {split} image {index}, label {int(labels[index])}, {size}x{size}")
 
@@ -176,6 +181,11 @@ def info(model, as_json) -> None:
         click.echo(f"model:      {out['name']}")
         click.echo(f"layers:     {'-'.join(map(str, net.layer_sizes))}")
         click.echo(f"parameters: {net.num_parameters}")
+        q = out["input_quantizer"]
+        if q is not None:
+            th = q["threshold"]
+            rule = f"raw >= {th}" if not isinstance(th, list) else "raw >= a per-pixel threshold"
+            click.echo(f"input:      {q['raw']} {q['low']}..{q['high']}, +1 iff {rule}")
         for layer in layers:
             if layer["kind"] == "block":
                 bn = (
