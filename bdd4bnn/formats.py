@@ -34,6 +34,7 @@ __all__ = [
     "load_input",
     "parse_input",
     "load_indices",
+    "load_raw_image",
 ]
 
 FORMAT_NAME = "bdd4bnn.bnn"
@@ -248,3 +249,42 @@ def load_indices(path: str | Path, size: int) -> list[int]:
         dup = next(v for v in out if out.count(v) > 1)
         raise InputError(f"{source}: index {dup} is listed twice")
     return sorted(out)
+
+
+RAW_FILE_MAX = 64 << 20  # bytes: a raw image is a few bytes per value
+
+
+def load_raw_image(path: str | Path) -> np.ndarray:
+    """Read a raw image as float64 values: ``.npy`` (numeric array), ``.png`` (8-bit grey
+    levels 0..255, one channel), or text of whitespace/comma separated numbers."""
+    p = Path(path)
+    try:
+        if not p.is_file():
+            raise InputError(f"{p}: no such image file")
+        if p.stat().st_size > RAW_FILE_MAX:
+            raise InputError(f"{p}: image file larger than {RAW_FILE_MAX >> 20} MiB")
+        suffix = p.suffix.lower()
+        if suffix == ".npy":
+            arr = np.load(p, allow_pickle=False)
+        elif suffix == ".png":
+            from matplotlib.image import imread
+
+            arr = np.asarray(imread(p))
+            if arr.ndim == 3 and arr.shape[2] == 1:
+                arr = arr[:, :, 0]
+            if arr.ndim != 2:
+                raise InputError(f"{p}: expected one grey channel, got shape {arr.shape}")
+            if arr.dtype.kind == "f":  # 8-bit PNGs read as levels / 255
+                arr = np.round(arr.astype(np.float64) * 255)
+        else:
+            arr = np.array(re.split(r"[\s,]+", p.read_text().strip()), dtype=np.float64)
+    except InputError:
+        raise
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise InputError(f"{p}: cannot read image ({exc})") from None
+    if arr.dtype.kind not in "iuf":
+        raise InputError(f"{p}: expected numbers, got {arr.dtype}")
+    out = np.asarray(arr, dtype=np.float64).reshape(-1)
+    if not np.isfinite(out).all():
+        raise InputError(f"{p}: image values must be finite")
+    return out

@@ -16,6 +16,7 @@ BOTTOM = (
     "limits",
     "formats",
     "onnx_import",
+    "linf",
     "jit",
     "data",
     "plots",

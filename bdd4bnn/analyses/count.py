@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
 
 from ..engines import REGISTRY, Capability, Options
 from ..engines import choose as choose_engine
 from ..errors import LimitReached
 from ..limits import Budget
+from ..linf import LinfBall, share
 from ..model import BNN
 from ..region import Region
 from ..semantics import classify
 from .common import Engines, Progress, adversarial_classes, as_progress, check_limits, check_targets
 from .results import CountResult
 
-__all__ = ["count"]
+__all__ = ["count", "count_linf"]
 
 
 def _work(model: BNN, region: Region, engine: str) -> tuple[int, str]:
@@ -129,3 +133,47 @@ def count(
         peak_nodes=budget.peak_nodes,
         **base,
     )
+
+
+def count_linf(model: BNN, ball: LinfBall, **kw: Any) -> CountResult:
+    """Count an L∞ ball (:func:`bdd4bnn.linf.linf_ball`): per class its binary patterns
+    (``per_class``, by :func:`count`'s engines) and its raw inputs (``per_class_images``: a
+    weighted model count of the class BDDs, each pattern weighing the raw inputs it stands
+    for), with the adversarial share of the raw inputs as an exact fraction."""
+    res = count(model, ball.region, **kw)
+    res.region = ball.describe()
+    if res.status != "ok" or not res.exact:
+        return res
+    timeout = kw.get("timeout")
+    left = None if timeout is None else timeout - res.seconds  # one budget for both phases
+    if left is not None and left <= 0:
+        res.status, res.exact = "unknown", False
+        res.reason = f"timeout: {timeout:g} s exceeded (before weighting raw inputs)"
+        return res
+    budget = Budget(left, kw.get("max_nodes"))
+    region, center = ball.region, ball.region.center
+    whole = ball.low + ball.high
+    free = np.zeros(model.input_size, dtype=bool)
+    free[list(region.free)] = True
+    # fixed pixels weigh their whole interval at the centre's value (and nothing off it)
+    low = np.where(free, ball.low, np.where(center < 0, whole, 0))
+    high = np.where(free, ball.high, np.where(center > 0, whole, 0))
+    try:
+        with REGISTRY["bdd"].prepare(
+            model, region, budget, Options(backend=kw.get("backend", "auto"))
+        ) as prepared:
+            images = [
+                prepared.mgr.weighted_count(prepared.class_function(c), low, high)
+                for c in range(model.num_classes)
+            ]
+    except LimitReached as exc:
+        res.status, res.exact = "unknown", False
+        res.reason = f"{exc.reason} (weighting raw inputs)"
+        return res
+    total = ball.total_images
+    if sum(images) != total:  # pragma: no cover - an internal invariant
+        raise AssertionError(f"raw inputs per class sum to {sum(images)}, not {total}")
+    adv = sum(images[c] for c in adversarial_classes(res.label, model.num_classes, res.targets))
+    res.per_class_images, res.total_images, res.adversarial_images = images, total, adv
+    res.adversarial_share, res.adversarial_share_float = share(adv, total)
+    return res

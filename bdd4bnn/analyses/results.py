@@ -47,6 +47,12 @@ class CountResult(Result):
     per_class_lower: list[int] | None = None
     settled: int | None = None
     adversarial_lower: int | None = None
+    # L∞ balls: raw inputs per class, in all, adversarial, and the share ("p/q" and float)
+    per_class_images: list[int] | None = None
+    total_images: int | None = None
+    adversarial_images: int | None = None
+    adversarial_share: str | None = None
+    adversarial_share_float: float | None = None
 
 
 @dataclass

@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 
 from ..analyses.count import count as count_region
+from ..analyses.count import count_linf
 from ..analyses.explain import KINDS, class_graph
 from ..analyses.explain import explain as explain_decision
 from ..analyses.radius import radius as radius_of
@@ -24,6 +25,8 @@ from .common import (
     check_output,
     friendly_errors,
     limit_options,
+    linf_option,
+    load_linf_ball,
     load_region,
     region_options,
     render,
@@ -33,6 +36,7 @@ from .common import (
 
 @click.command()
 @region_options
+@linf_option
 @click.option(
     "--engine",
     type=click.Choice(COUNT_ENGINES),
@@ -59,6 +63,8 @@ from .common import (
 def count(
     model,
     input_file,
+    image,
+    linf,
     radius,
     free_file,
     targets,
@@ -72,15 +78,24 @@ def count(
     approx_delta,
     seed,
 ) -> None:
-    """Count, exactly and per class, the inputs of a region by predicted class."""
+    """Count, exactly and per class, the inputs of a region by predicted class.
+
+    With --image FILE --linf EPS: the raw inputs within EPS of the image, per class both as
+    binary patterns and as raw images (exact integers), and the adversarial share.
+    """
     check_limits(timeout, max_nodes)
-    net, region = load_region(model, input_file, radius, free_file)
+    ball = None
+    if linf is not None:
+        net, ball = load_linf_ball(model, image, linf, radius, free_file)
+        region = ball.region
+    else:
+        net, region = load_region(model, input_file, radius, free_file, image)
     res = with_bar(
         "count",
         quiet,
-        count_region,
+        count_region if ball is None else count_linf,
         net,
-        region,
+        region if ball is None else ball,
         engine=engine,
         approx_epsilon=approx_epsilon,
         approx_delta=approx_delta,
@@ -107,16 +122,28 @@ def count(
         approx = "" if res.exact else f" (ApproxMC, eps={res.epsilon}, delta={res.delta})"
         verdict = "robust" if res.robust else "NOT robust"
         share = f"{res.adversarial / res.total:.4%}"
-        return [
+        out = [
             ("per class", cells + approx),
             ("adversarial", f"{res.adversarial} of {res.total} ({share}) -> {verdict}"),
         ]
+        if res.per_class_images is not None:
+            imgs = "  ".join(f"{c}: {_short(n)}" for c, n in enumerate(res.per_class_images) if n)
+            out += [
+                ("raw images", f"{_short(res.total_images)} in the L∞ ball; per class {imgs}"),
+                (
+                    "adversarial",
+                    f"{_short(res.adversarial_images)} raw images = {res.adversarial_share} "
+                    f"({res.adversarial_share_float:.6g})",
+                ),
+            ]
+        return out
 
     render(res, net, region, rows, as_json)
 
 
 @click.command()
 @region_options
+@linf_option
 @click.option(
     "--samples",
     type=click.IntRange(min=0),
@@ -135,6 +162,8 @@ def count(
 def verify(
     model,
     input_file,
+    image,
+    linf,
     radius,
     free_file,
     targets,
@@ -152,7 +181,12 @@ def verify(
     inference); 3: unknown.
     """
     check_limits(timeout, max_nodes)
-    net, region = load_region(model, input_file, radius, free_file)
+    ball = None
+    if linf is not None:
+        net, ball = load_linf_ball(model, image, linf, radius, free_file)
+        region = ball.region
+    else:
+        net, region = load_region(model, input_file, radius, free_file, image)
     res = with_bar(
         "verify",
         quiet,
@@ -181,7 +215,22 @@ def verify(
         ]
 
     adversarial = res.status == "ok" and not res.robust
-    render(res, net, region, rows, as_json, verdict_exit=EXIT_ADVERSARIAL if adversarial else 0)
+    extra = None
+    if ball is not None:
+        image_x = None if res.counterexample is None else ball.raw_witness(res.counterexample)
+        extra = {
+            "region": ball.describe(),
+            "counterexample_image": None if image_x is None else image_x.tolist(),
+        }
+    render(
+        res,
+        net,
+        region,
+        rows,
+        as_json,
+        extra=extra,
+        verdict_exit=EXIT_ADVERSARIAL if adversarial else 0,
+    )
 
 
 @click.command()
@@ -455,3 +504,11 @@ def crosscheck(
 
 
 COMMANDS = [count, verify, radius, explain, crosscheck]
+
+
+def _short(n: int) -> str:
+    """Return an integer as is up to 15 digits, else as d.dddd·10^k (JSON keeps it exact)."""
+    digits = str(n)
+    if len(digits) <= 15:
+        return digits
+    return f"{digits[0]}.{digits[1:5]}e+{len(digits) - 1} (exact in --json)"

@@ -9,10 +9,11 @@ from collections.abc import Callable
 from typing import Any
 
 import click
+import numpy as np
 
 from ..engines import Capability, names
 from ..errors import Bdd4bnnError
-from ..formats import load_indices, load_input
+from ..formats import load_indices, load_input, load_raw_image
 from ..model import BNN
 from ..region import Region
 
@@ -131,9 +132,14 @@ def region_options(fn: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--input",
             "input_file",
-            required=True,
             type=click.Path(),
             help="Input file: 0/1 or -1/+1 values (whitespace/comma separated, or a JSON array).",
+        ),
+        click.option(
+            "--image",
+            type=click.Path(),
+            help="Or a raw image (.npy, .png, or text of raw values), binarized by the "
+            "model's input quantizer (or its recorded MNIST preprocessing).",
         ),
         click.option("--radius", type=int, help="Hamming radius (with --free: max flips in it)."),
         click.option(
@@ -155,11 +161,38 @@ def region_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return limit_options(fn)
 
 
-def build_region(model: BNN, input_file: str, radius: int | None, free_file: str | None) -> Region:
+def load_center(model: BNN, input_file: str | None, image: str | None) -> np.ndarray:
+    """Return the ±1 input of ``--input`` or of a raw ``--image`` (exactly one)."""
+    if (input_file is None) == (image is None):
+        raise click.UsageError("give exactly one of --input FILE or --image FILE")
+    if input_file is not None:
+        return load_input(input_file, model.input_size)
+    from ..data import model_inputs
+
+    raw = load_raw_image(image)
+    if model.quantizer is not None:
+        return model.quantizer.binarize(raw)[0]
+    if raw.size != 784:
+        raise click.BadParameter(
+            f"{raw.size} values: a model without an input quantizer reads 28x28 MNIST images",
+            param_hint="--image",
+        )
+    if (raw != np.round(raw)).any() or (raw < 0).any() or (raw > 255).any():
+        raise click.BadParameter("expected grey levels 0..255", param_hint="--image")
+    return model_inputs(model, raw.reshape(1, 28, 28).astype(np.uint8))[0][0]
+
+
+def build_region(
+    model: BNN,
+    input_file: str | None,
+    radius: int | None,
+    free_file: str | None,
+    image: str | None = None,
+) -> Region:
     """Return the region the options describe (exactly one of radius / free is needed)."""
     if radius is None and free_file is None:
         raise click.UsageError("give --radius R, or --free FILE (optionally with --radius R)")
-    center = load_input(input_file, model.input_size)
+    center = load_center(model, input_file, image)
     if free_file is not None:
         return Region.fixed(center, load_indices(free_file, model.input_size), radius)
     assert radius is not None
@@ -209,12 +242,41 @@ def with_bar(desc: str, quiet: bool, analysis: Callable[..., Any], *args: Any, *
         bar.close()
 
 
-def load_region(model: str, input_file: str, radius: int | None, free_file: str | None):
+def load_region(
+    model: str,
+    input_file: str | None,
+    radius: int | None,
+    free_file: str | None,
+    image: str | None = None,
+):
     """Return (model, region) from the command's file options."""
     from ..formats import load_model
 
     net = load_model(model)
-    return net, build_region(net, input_file, radius, free_file)
+    return net, build_region(net, input_file, radius, free_file, image)
+
+
+def load_linf_ball(model: str, image: str | None, linf: float, radius: Any, free_file: Any):
+    """Return (model, L∞ ball) for ``--image FILE --linf EPS``."""
+    from ..formats import load_model
+    from ..linf import linf_ball
+
+    if image is None:
+        raise click.UsageError("--linf needs a raw --image FILE (not --input)")
+    if radius is not None or free_file is not None:
+        raise click.UsageError("--linf describes the region: drop --radius / --free")
+    net = load_model(model)
+    return net, linf_ball(net, load_raw_image(image), linf)
+
+
+def linf_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Add ``--linf EPS``: the L∞ ball of raw inputs around ``--image``."""
+    return click.option(
+        "--linf",
+        type=float,
+        help="L∞ ball around --image: every raw value moved by at most EPS raw levels "
+        "(clipped to the raw range); needs the model's input quantizer.",
+    )(fn)
 
 
 def show(rows: list[tuple[str, object]]) -> None:

@@ -297,6 +297,53 @@ class BddManager:
         finally:
             models = level = None  # type: ignore[assignment]  # break closure cycles
 
+    def weighted_count(self, u: Function, low: Sequence[int], high: Sequence[int]) -> int:
+        """Return the sum over models of ``u`` of Π_i (``high[i]`` if x_i else ``low[i]``):
+        a weighted model count (Python integers; the same walk as :meth:`count`, a skipped
+        level multiplying by ``low[i] + high[i]``)."""
+        n, bdd = self.n, self.bdd
+        true, false = bdd.true, bdd.false
+        at = [0] * n  # input index per level
+        for name, lv in bdd.var_levels.items():
+            at[lv] = int(name[1:])
+        lo_w = [int(low[at[lv]]) for lv in range(n)]
+        hi_w = [int(high[at[lv]]) for lv in range(n)]
+        suffix = [1] * (n + 1)  # suffix[l] = Π over levels ≥ l of (low + high)
+        for lv in range(n - 1, -1, -1):
+            suffix[lv] = suffix[lv + 1] * (lo_w[lv] + hi_w[lv])
+        memo: dict[int, int] = {}
+
+        def level(f: Function) -> int:
+            return n if f == true or f == false else f.level
+
+        def span(a: int, b: int) -> int:  # Π over levels a..b-1
+            return suffix[a] // suffix[b] if suffix[b] else _product(lo_w, hi_w, a, b)
+
+        def models(f: Function) -> int:
+            """Weighted models of f over levels [level(f), n)."""
+            if f == true:
+                return 1
+            if f == false:
+                return 0
+            neg = f.negated
+            reg = ~f if neg else f
+            key = int(reg)
+            c = memo.get(key)
+            if c is None:
+                lv = reg.level
+                lo, hi = reg.low, reg.high
+                c = lo_w[lv] * models(lo) * span(lv + 1, level(lo)) + hi_w[lv] * models(hi) * span(
+                    lv + 1, level(hi)
+                )
+                memo[key] = c
+            return (suffix[reg.level] - c) if neg else c
+
+        try:
+            with recursion_limit(4 * n + 1000):
+                return models(u) * span(0, level(u))
+        finally:
+            models = level = None  # type: ignore[assignment]  # break closure cycles
+
     def pick(self, u: Function) -> dict[int, bool] | None:
         """Return one satisfying assignment {input index: value} (partial), or None."""
         if u == self.false:
@@ -310,3 +357,11 @@ def _known(region: Region) -> Any:
     known = region.center.copy()
     known[list(region.free)] = 0
     return known
+
+
+def _product(low: list[int], high: list[int], a: int, b: int) -> int:
+    """Return Π over levels a..b-1 of (low + high) (where a zero weight sum blocks division)."""
+    out = 1
+    for lv in range(a, b):
+        out *= low[lv] + high[lv]
+    return out

@@ -1,0 +1,110 @@
+"""L∞ balls around raw inputs, as the free-pixel regions they are for a binarized input layer.
+
+With an input quantizer (input i is +1 iff raw_i ≥ t_i), the raw inputs within ε of ``raw``
+(each value moved by at most ε, clipped to the raw range) binarize to exactly the inputs of a
+fixed-index region: a pixel is free iff its clipped interval [lo_i, hi_i] straddles t_i
+(lo_i < t_i ≤ hi_i), and every other pixel keeps its value. Each binary pattern x stands for
+Π_i w_i(x_i) raw inputs, where w_i(−1) counts the raw values of [lo_i, hi_i] below t_i and
+w_i(+1) those at or above it; a pixel that cannot cross its threshold contributes its whole
+interval as a common factor. Raw counts are integers for uint8 inputs (the only kind whose
+raw values are countable).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError, RegionError
+from .model import BNN
+from .region import Region
+
+__all__ = ["LinfBall", "linf_ball", "check_epsilon", "share"]
+
+
+@dataclass(frozen=True, eq=False)
+class LinfBall:
+    """An L∞ ball of raw inputs and its binary region (module docstring)."""
+
+    raw: np.ndarray  # the raw input (float64 values of the quantizer's kind)
+    epsilon: float
+    region: Region  # the binary patterns: free pixels are those that can cross
+    low: np.ndarray  # per pixel, raw values of the interval below its threshold (w(−1))
+    high: np.ndarray  # per pixel, those at or above it (w(+1))
+    threshold: np.ndarray  # the quantizer's per-pixel raw thresholds
+
+    @property
+    def total_images(self) -> int:
+        """Return the number of raw inputs in the ball."""
+        return math.prod(int(a) + int(b) for a, b in zip(self.low, self.high, strict=True))
+
+    def raw_witness(self, pattern: Any) -> np.ndarray:
+        """Return a raw input of the ball that binarizes to ``pattern`` (a ±1 input of
+        :attr:`region`): each pixel that differs from the centre moves to the nearest raw
+        value on the other side of its threshold (t, or t − 1), the others stay."""
+        x = np.asarray(pattern).reshape(-1)
+        out = self.raw.copy()
+        moved = x != self.region.center
+        if not set(np.flatnonzero(moved).tolist()) <= set(self.region.free):
+            raise ValueError("pattern is not in the ball's region")
+        t = self.threshold
+        out[moved & (x > 0)] = t[moved & (x > 0)]
+        out[moved & (x < 0)] = t[moved & (x < 0)] - 1
+        return out
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "kind": "linf",
+            "epsilon": self.epsilon,
+            "free": list(self.region.free),
+            "size": self.region.size,
+            "images": self.total_images,
+        }
+
+
+def check_epsilon(eps: Any, kind: str = "uint8") -> float:
+    """Validate an L∞ radius in raw units (uint8: an integer 0..255)."""
+    if isinstance(eps, bool) or not isinstance(eps, (int, float, np.integer, np.floating)):
+        raise RegionError(f"linf: expected a number, got {eps!r}")
+    e = float(eps)
+    if not math.isfinite(e) or e < 0:
+        raise RegionError(f"linf: must be a finite number >= 0, got {eps!r}")
+    if kind == "uint8" and (e != int(e) or e > 255):
+        raise RegionError(f"linf: uint8 inputs move by whole levels 0..255, got {eps!r}")
+    return e
+
+
+def linf_ball(model: BNN, raw: Any, epsilon: Any) -> LinfBall:
+    """Return the L∞ ball of radius ``epsilon`` (raw units) around the raw input ``raw``."""
+    q = model.quantizer
+    if q is None:
+        raise RegionError(
+            f"model {model.name} has no input quantizer: L∞ regions need one (a version-2 "
+            "model with an 'input' section, an ONNX import, or a 28x28 model from train)"
+        )
+    if q.raw != "uint8":
+        raise RegionError("L∞ counts need integer raw inputs (raw: uint8)")
+    eps = check_epsilon(epsilon, q.raw)
+    x = np.asarray(raw, dtype=np.float64).reshape(-1)
+    if x.size != model.input_size:
+        raise InputError(f"raw input of {x.size} values: the model reads {model.input_size}")
+    if (x != np.round(x)).any() or (x < q.low).any() or (x > q.high).any():
+        raise InputError(f"raw input values must be integers in {q.low:g}..{q.high:g}")
+    lo = np.maximum(x - eps, q.low)
+    hi = np.minimum(x + eps, q.high)
+    t = q.threshold
+    below = np.clip(np.minimum(hi + 1, t) - lo, 0, None).astype(np.int64)  # values in [lo, t)
+    above = np.clip(hi + 1 - np.maximum(lo, t), 0, None).astype(np.int64)  # values in [t, hi]
+    center = q.binarize(x)[0]
+    free = [int(i) for i in np.flatnonzero((below > 0) & (above > 0))]
+    return LinfBall(x, eps, Region.fixed(center, free, len(free)), below, above, t)
+
+
+def share(part: int, whole: int) -> tuple[str, float]:
+    """Return a share as an exact "p/q" string and a float."""
+    f = Fraction(part, whole)
+    return f"{f.numerator}/{f.denominator}", float(f)

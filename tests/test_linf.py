@@ -1,0 +1,117 @@
+"""L∞ balls of raw inputs: patterns and raw-image counts against brute force over raw images."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bdd4bnn.analyses.count import count_linf
+from bdd4bnn.errors import InputError, RegionError
+from bdd4bnn.linf import linf_ball
+from bdd4bnn.model import BNN
+from bdd4bnn.semantics import classify
+
+from .conftest import bnns
+
+
+def _with_quantizer(model: BNN, thresholds) -> BNN:
+    return BNN.build(
+        model.input_size,
+        [{"weight": b.weight, "bias": b.bias} for b in model.blocks],
+        {"weight": model.output.weight, "bias": model.output.bias},
+        quantizer={"raw": "uint8", "threshold": [int(t) for t in thresholds]},
+    )
+
+
+def _all_raw(raw, eps):
+    """Every raw image within eps of raw (clipped to 0..255), as rows."""
+    axes = [range(max(0, int(v) - eps), min(255, int(v) + eps) + 1) for v in raw]
+    return np.array(list(itertools.product(*axes)), dtype=np.int64)
+
+
+@settings(max_examples=40, deadline=None)
+@given(bnns(max_inputs=5), st.data())
+def test_linf_counts_equal_brute_force_over_raw_images(base, data):
+    n = base.input_size
+    th = data.draw(st.lists(st.sampled_from([0, 1, 3, 128, 250, 255, 256]), min_size=n, max_size=n))
+    model = _with_quantizer(base, th)
+    raw = np.array(
+        data.draw(
+            st.lists(
+                st.sampled_from([0, 1, 2, 126, 127, 128, 129, 253, 255]), min_size=n, max_size=n
+            )
+        )
+    )
+    eps = data.draw(st.integers(0, 4))
+    ball = linf_ball(model, raw, eps)
+    images = _all_raw(raw, eps)
+    xs = model.quantizer.binarize(images)
+    cls = classify(model, xs)
+    want_images = np.bincount(cls, minlength=model.num_classes).tolist()
+    patterns = np.unique(xs, axis=0)
+    want_patterns = np.bincount(classify(model, patterns), minlength=model.num_classes).tolist()
+    res = count_linf(model, ball)
+    assert res.status == "ok" and res.per_class == want_patterns
+    assert res.per_class_images == want_images and res.total_images == len(images)
+    label = int(classify(model, model.quantizer.binarize(raw))[0])
+    adv = len(images) - want_images[label]
+    assert res.adversarial_images == adv
+    assert Fraction(res.adversarial_share) == Fraction(adv, len(images))
+    for x in patterns:  # every pattern has a raw witness inside the ball
+        w = ball.raw_witness(x)
+        assert np.abs(w - raw).max() <= eps and (0 <= w).all() and (w <= 255).all()
+        assert np.array_equal(model.quantizer.binarize(w)[0], x)
+
+
+def test_linf_needs_a_quantizer_and_valid_numbers():
+    model = BNN.build(3, [{"weight": np.ones((2, 3))}], {"weight": np.ones((2, 2))})
+    with pytest.raises(RegionError, match="no input quantizer"):
+        linf_ball(model, [0, 0, 0], 1)
+    q = _with_quantizer(model, [128, 128, 128])
+    for bad in (-1, float("nan"), float("inf"), 1.5, 256, "2", True):
+        with pytest.raises(RegionError, match="linf"):
+            linf_ball(q, [0, 0, 0], bad)
+    with pytest.raises(InputError, match="reads 3"):
+        linf_ball(q, [0, 0], 1)
+    with pytest.raises(InputError, match="0..255"):
+        linf_ball(q, [0, 0, 300], 1)
+
+
+def test_cli_count_and_verify_linf(tmp_path):
+    from .test_cli import run
+
+    rng = np.random.default_rng(2)
+    base = BNN.build(
+        6,
+        [{"weight": rng.choice([-1, 1], (4, 6))}],
+        {"weight": rng.choice([-1, 1], (3, 4))},
+    )
+    model = _with_quantizer(base, [128] * 6)
+    from bdd4bnn.formats import save_model
+
+    path = tmp_path / "m.json"
+    save_model(model, path)
+    raw = np.array([120, 130, 200, 10, 127, 128])
+    np.save(tmp_path / "x.npy", raw)
+    code, out, _ = run("count", path, "--image", tmp_path / "x.npy", "--linf", 8, "--json")
+    doc = json.loads(out)
+    images = _all_raw(raw, 8)
+    want = np.bincount(classify(model, model.quantizer.binarize(images)), minlength=3).tolist()
+    assert doc["per_class_images"] == want and doc["total_images"] == len(images)
+    assert doc["region"]["kind"] == "linf" and doc["region"]["free"] == [0, 1, 4, 5]
+    code, out, _ = run("verify", path, "--image", tmp_path / "x.npy", "--linf", 8, "--json")
+    doc = json.loads(out)
+    assert code == (0 if doc["robust"] else 1)
+    assert doc["robust"] == (want[doc["label"]] == len(images))
+    if not doc["robust"]:
+        w = np.array(doc["counterexample_image"])
+        assert np.abs(w - raw).max() <= 8
+        assert classify(model, model.quantizer.binarize(w))[0] != doc["label"]
+    code, _, err = run("count", path, "--input", tmp_path / "x.npy", "--linf", 8)
+    assert code == 2 and "--image" in err
