@@ -115,3 +115,31 @@ def test_cli_count_and_verify_linf(tmp_path):
         assert classify(model, model.quantizer.binarize(w))[0] != doc["label"]
     code, _, err = run("count", path, "--input", tmp_path / "x.npy", "--linf", 8)
     assert code == 2 and "--image" in err
+
+
+@settings(max_examples=30, deadline=None)
+@given(bnns(max_inputs=4), st.data())
+def test_linf_radius_equals_brute_force(base, data):
+    from bdd4bnn.analyses.radius import radius_linf
+
+    n = base.input_size
+    th = data.draw(st.lists(st.integers(0, 12), min_size=n, max_size=n))
+    model = _with_quantizer(base, th)
+    raw = np.array(data.draw(st.lists(st.integers(0, 12), min_size=n, max_size=n)))
+    label = int(classify(model, model.quantizer.binarize(raw))[0])
+    want = None
+    for eps in range(0, 8):
+        if (classify(model, model.quantizer.binarize(_all_raw(raw, eps))) != label).any():
+            want = eps - 1
+            break
+    res = radius_linf(model, raw, max_epsilon=7)
+    assert res.status == "ok" and res.norm == "linf"
+    if want is None:
+        assert res.radius == 7 and res.max_reached and res.radius_upper is None
+    else:
+        assert res.radius == want and res.radius_upper == want + 1
+        img = np.array(res.counterexample_image)
+        assert np.abs(img - raw).max() == want + 1  # nothing nearer is adversarial
+        assert (
+            classify(model, model.quantizer.binarize(img))[0] == res.counterexample_class != label
+        )

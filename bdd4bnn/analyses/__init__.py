@@ -1,10 +1,10 @@
 """Analyses: questions asked of a model over a region, as short loops over prepared engines
 (:mod:`bdd4bnn.engines`): count, verify, radius, explain, crosscheck."""
 
-from .count import count
+from .count import count, count_linf
 from .crosscheck import CrossCheckResult, crosscheck
 from .explain import ExplainResult, explain
-from .radius import radius
+from .radius import radius, radius_linf
 from .results import CountResult, RadiusResult, VerifyResult
 from .verify import verify
 
@@ -15,8 +15,10 @@ __all__ = [
     "ExplainResult",
     "CrossCheckResult",
     "count",
+    "count_linf",
     "verify",
     "radius",
+    "radius_linf",
     "explain",
     "crosscheck",
 ]

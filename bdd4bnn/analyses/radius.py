@@ -27,6 +27,7 @@ from ..engines import REGISTRY, Capability, Options
 from ..engines import choose as choose_engine
 from ..errors import LimitReached, RegionError
 from ..limits import Budget
+from ..linf import check_epsilon, linf_ball
 from ..model import BNN
 from ..region import Region
 from ..semantics import classify
@@ -34,8 +35,9 @@ from .attack import beam_attack
 from .common import Engines, Progress, as_progress, check_limits
 from .results import RadiusResult
 from .verify import checked
+from .verify import verify as verify_region
 
-__all__ = ["radius", "sampled_upper_bound"]
+__all__ = ["radius", "radius_linf", "sampled_upper_bound"]
 
 
 def sampled_upper_bound(
@@ -263,3 +265,87 @@ def _share(model, region, label, epsilon, engine, engines, search, shares, bar, 
         search.lower = r
         if r:
             bar(1)
+
+
+def radius_linf(
+    model: BNN,
+    raw: np.ndarray,
+    *,
+    max_epsilon: float | None = None,
+    engine: str = "auto",
+    timeout: float | None = None,
+    max_nodes: int | None = None,
+    progress: Progress | None = None,
+    backend: str = "auto",
+) -> RadiusResult:
+    """Return the L∞ robustness radius of a raw input (uint8 quantizer): the largest integer
+    ε ≤ ``max_epsilon`` (default: the raw range) such that no raw input within ε changes the
+    class, with a checked counterexample image at ε + 1.
+
+    A pixel becomes free once ε reaches its distance to the other side of its threshold, so
+    the binary region only changes at those distances; robustness is monotone in ε (the balls
+    are nested). :func:`~.verify.verify` is asked at those distances, galloping up from the
+    smallest (small balls are cheap to prove) until one fails, then bisecting; a limit
+    reports the bounds proven so far.
+    """
+    check_limits(timeout, max_nodes)
+    q = model.quantizer
+    top = (q.high - q.low) if q is not None and max_epsilon is None else max_epsilon
+    ball0 = linf_ball(model, raw, 0)  # validates the model, the image
+    top = int(check_epsilon(top, q.raw))
+    t0 = time.perf_counter()
+    x, t = ball0.raw, q.threshold
+    need = np.where(x < t, t - x, x - t + 1)  # ε at which each pixel can cross
+    steps = sorted({int(d) for d in need if d <= top})
+    label = int(classify(model, ball0.region.center))
+    bar = as_progress(progress)
+    bar.start(max(1, int(np.ceil(np.log2(len(steps) + 1)))), "probe")
+    lo, hi = 0, len(steps)  # steps[:lo] are robust, steps[hi:] are not (hi: none known)
+    witness, engines_used = None, {}
+    status, reason = "ok", None
+    reach = 1  # galloping up from the small balls (cheap to prove), then bisecting
+    while lo < hi:
+        mid = min(lo + reach - 1, hi - 1) if witness is None else (lo + hi) // 2
+        reach *= 2
+        left = None if timeout is None else timeout - (time.perf_counter() - t0)
+        if left is not None and left <= 0:
+            status, reason = "unknown", f"timeout: {timeout:g} s exceeded"
+            break
+        ball = linf_ball(model, raw, steps[mid])
+        res = verify_region(
+            model, ball.region, engine=engine, timeout=left, max_nodes=max_nodes, backend=backend
+        )
+        engines_used.setdefault(res.engine, res.engine_reason)
+        bar(1)
+        if res.status != "ok":
+            status, reason = "unknown", res.reason
+            break
+        if res.robust:
+            lo = mid + 1
+        else:
+            hi, witness = mid, (ball, res.counterexample)
+    done = status == "ok"
+    lower = (steps[lo] - 1) if lo < len(steps) else top  # every ε up to it is safe
+    upper = steps[hi] if hi < len(steps) else None
+    image, got = None, None
+    if witness is not None and upper == witness[0].epsilon:
+        image = witness[0].raw_witness(witness[1])
+        got = int(classify(model, q.binarize(image))[0])
+        if got == label or np.abs(image - x).max() > upper:  # pragma: no cover
+            raise AssertionError("L∞ counterexample does not check")
+    return RadiusResult(
+        status=status,
+        label=label,
+        radius=lower if done else None,
+        radius_lower=lower,
+        radius_upper=upper,
+        max_radius=top,
+        max_reached=done and upper is None,
+        counterexample_image=None if image is None else image.tolist(),
+        counterexample_class=got,
+        norm="linf",
+        seconds=time.perf_counter() - t0,
+        engine="+".join(engines_used) or "none",
+        engine_reason="; ".join(r for r in engines_used.values() if r) or None,
+        reason=reason,
+    )

@@ -90,6 +90,8 @@ class RadiusResult(Result):
     counterexample: list[int] | None = None
     counterexample_class: int | None = None
     shares: list[float] | None = None  # share of the label per radius (counting engines)
+    norm: str = "hamming"  # or "linf": radii in raw levels around a raw image
+    counterexample_image: list[float] | None = None  # linf: a raw image at radius_upper
     seconds: float = 0.0
     engine: str = "sat"
     engine_reason: str | None = None

@@ -10,8 +10,9 @@ from ..analyses.count import count_linf
 from ..analyses.explain import KINDS, class_graph
 from ..analyses.explain import explain as explain_decision
 from ..analyses.radius import radius as radius_of
+from ..analyses.radius import radius_linf
 from ..analyses.verify import verify as verify_region
-from ..formats import load_input, load_model
+from ..formats import load_input, load_model, load_raw_image
 from ..kernels.predict import PATHS
 from ..plots import draw_explanations
 from ..region import Region
@@ -26,6 +27,7 @@ from .common import (
     friendly_errors,
     limit_options,
     linf_option,
+    load_center,
     load_linf_ball,
     load_region,
     region_options,
@@ -235,7 +237,18 @@ def verify(
 
 @click.command()
 @click.argument("model", type=click.Path())
-@click.option("--input", "input_file", required=True, type=click.Path(), help="Input file.")
+@click.option("--input", "input_file", type=click.Path(), help="Input file.")
+@click.option(
+    "--image", type=click.Path(), help="Or a raw image (.npy, .png, text) for --norm linf."
+)
+@click.option(
+    "--norm",
+    type=click.Choice(["hamming", "linf"]),
+    default="hamming",
+    show_default=True,
+    help="hamming: pixels flipped; linf: raw levels every pixel may move (needs --image and "
+    "the model's input quantizer).",
+)
 @click.option("--max", "max_radius", type=int, help="Largest radius to try (default: n).")
 @click.option(
     "--epsilon",
@@ -248,40 +261,71 @@ def verify(
 @limit_options
 @friendly_errors
 def radius(
-    model, input_file, max_radius, epsilon, engine, timeout, max_nodes, as_json, backend, quiet
+    model,
+    input_file,
+    image,
+    norm,
+    max_radius,
+    epsilon,
+    engine,
+    timeout,
+    max_nodes,
+    as_json,
+    backend,
+    quiet,
 ) -> None:
-    """Find the robustness radius: the largest safe Hamming distance of an input."""
+    """Find the robustness radius: the largest safe Hamming distance of an input, or with
+    --norm linf the largest L∞ distance (in raw levels) of a raw image."""
     check_limits(timeout, max_nodes)
     net = load_model(model)
-    center = load_input(input_file, net.input_size)
-    if max_radius is None:
-        region = Region.everything(center)
+    if norm == "linf":
+        if image is None or input_file is not None:
+            raise click.UsageError("--norm linf needs a raw --image FILE (not --input)")
+        if epsilon:
+            raise click.UsageError("--epsilon applies to Hamming radii only")
+        res = with_bar(
+            "radius",
+            quiet,
+            radius_linf,
+            net,
+            load_raw_image(image),
+            max_epsilon=max_radius,
+            engine=engine,
+            timeout=timeout,
+            max_nodes=max_nodes,
+            backend=backend,
+        )
     else:
-        region = Region.hamming(center, max_radius)
-    res = with_bar(
-        "radius",
-        quiet,
-        radius_of,
-        net,
-        region,
-        epsilon=epsilon,
-        engine=engine,
-        timeout=timeout,
-        max_nodes=max_nodes,
-        backend=backend,
-    )
+        center = load_center(net, input_file, image)
+        if max_radius is None:
+            region = Region.everything(center)
+        else:
+            region = Region.hamming(center, max_radius)
+        res = with_bar(
+            "radius",
+            quiet,
+            radius_of,
+            net,
+            region,
+            epsilon=epsilon,
+            engine=engine,
+            timeout=timeout,
+            max_nodes=max_nodes,
+            backend=backend,
+        )
+    unit = " raw levels" if norm == "linf" else ""
 
     def rows() -> list[tuple[str, object]]:
         out: list[tuple[str, object]] = []
         if res.status != "ok":
             out.append(("proven", f"{res.radius_lower} <= radius < {res.radius_upper or 'n/a'}"))
         elif res.max_reached:
-            out.append(("radius", f"{res.radius} (the --max bound: no failure up to it)"))
+            out.append(("radius", f"{res.radius}{unit} (the bound: no failure up to it)"))
         else:
             out.append(
                 (
                     "radius",
-                    f"{res.radius} (an input at distance {res.radius + 1} is classified "
+                    f"{res.radius}{unit} (an input at distance {res.radius + 1} is classified "
                     f"{res.counterexample_class})",
                 )
             )
