@@ -143,3 +143,30 @@ def test_linf_radius_equals_brute_force(base, data):
         assert (
             classify(model, model.quantizer.binarize(img))[0] == res.counterexample_class != label
         )
+
+
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["--linf", "nan"], "finite"),
+        (["--linf", "-3"], "finite"),
+        (["--linf", "2.5"], "whole levels"),
+        (["--linf", "2", "--radius", "3"], "drop --radius"),
+    ],
+)
+def test_cli_linf_bad_input_is_one_line(tmp_path, args, needle):
+    from bdd4bnn.formats import save_model
+
+    from .test_cli import run
+
+    model = _with_quantizer(
+        BNN.build(3, [{"weight": np.ones((2, 3))}], {"weight": np.ones((2, 2))}), [128] * 3
+    )
+    save_model(model, tmp_path / "m.json")
+    np.save(tmp_path / "x.npy", np.array([1, 200, 3]))
+    code, out, err = run("count", tmp_path / "m.json", "--image", tmp_path / "x.npy", *args)
+    assert code == 2 and needle in err and "Traceback" not in err
+    code, _, err = run(
+        "verify", tmp_path / "m.json", "--image", tmp_path / "missing.npy", "--linf", 1
+    )
+    assert code == 2 and "no such image file" in err

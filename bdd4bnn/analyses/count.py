@@ -158,8 +158,9 @@ def count_linf(model: BNN, ball: LinfBall, **kw: Any) -> CountResult:
     # fixed pixels weigh their whole interval at the centre's value (and nothing off it)
     low = np.where(free, ball.low, np.where(center < 0, whole, 0))
     high = np.where(free, ball.high, np.where(center > 0, whole, 0))
+    choice = choose_engine.for_images()
     try:
-        with REGISTRY["bdd"].prepare(
+        with REGISTRY[choice.engine].prepare(
             model, region, budget, Options(backend=kw.get("backend", "auto"))
         ) as prepared:
             images = [

@@ -19,6 +19,8 @@ Measurements behind the constants are in benchmarks/RESULTS.md.
   ε > 0 (:func:`for_ring_count`): rings enumerated while estimated under
   :data:`ENUM_SECONDS_MAX`, then walked by the subtree walk (its estimate is an upper bound),
   or, without numba, BDDs ball by ball.
+* **raw images of an L∞ ball** (:func:`for_images`): a weighted model count of the class
+  BDDs.
 * **explain** (:func:`for_explain`): BDDs (every kind of explanation needs the class function
   except one PI explanation, which any engine that finds inputs gives).
 """
@@ -38,6 +40,7 @@ __all__ = [
     "for_ring",
     "for_ring_count",
     "for_explain",
+    "for_images",
     "count_fallback",
     "ENUM_SECONDS_MAX",
     "ENUM_SECONDS_VERIFY",
@@ -207,6 +210,12 @@ def for_explain(kind: str, count: int, engine: str = "auto") -> Choice:
         return Choice(engine, node_ceiling=ceiling if engine == "bdd" else None)
     del kind, count  # every kind is fastest from the class BDD where it can be built
     return Choice("bdd", "explanations from the class BDD", node_ceiling=ceiling)
+
+
+def for_images() -> Choice:
+    """Return the engine whose class functions weigh an L∞ ball's patterns by the raw inputs
+    they stand for (a weighted model count: BDDs)."""
+    return Choice("bdd", "raw images by a weighted model count of the class BDDs")
 
 
 def needs_class_function(kind: str, count: int) -> bool:
