@@ -170,3 +170,19 @@ def test_cli_linf_bad_input_is_one_line(tmp_path, args, needle):
         "verify", tmp_path / "m.json", "--image", tmp_path / "missing.npy", "--linf", 1
     )
     assert code == 2 and "no such image file" in err
+
+
+def test_raw_images_read_from_png_npy_and_text(tmp_path):
+    from PIL import Image
+
+    from bdd4bnn.formats import load_raw_image
+
+    img = np.random.default_rng(0).integers(0, 256, size=(4, 5), dtype=np.uint8)
+    Image.fromarray(img, mode="L").save(tmp_path / "x.png")
+    np.save(tmp_path / "x.npy", img)
+    (tmp_path / "x.txt").write_text(" ".join(map(str, img.ravel())))
+    for name in ("x.png", "x.npy", "x.txt"):
+        assert np.array_equal(load_raw_image(tmp_path / name), img.ravel().astype(float)), name
+    Image.fromarray(np.zeros((4, 5, 3), np.uint8), mode="RGB").save(tmp_path / "rgb.png")
+    with pytest.raises(InputError, match="one grey channel"):
+        load_raw_image(tmp_path / "rgb.png")
