@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 from fractions import Fraction
+from unittest.mock import patch
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bdd4bnn.analyses.count import count_linf
+from bdd4bnn.engines.enum import weighted
 from bdd4bnn.errors import InputError, RegionError
 from bdd4bnn.linf import linf_ball
 from bdd4bnn.model import BNN
@@ -59,6 +61,9 @@ def test_linf_counts_equal_brute_force_over_raw_images(base, data):
     res = count_linf(model, ball)
     assert res.status == "ok" and res.per_class == want_patterns
     assert res.per_class_images == want_images and res.total_images == len(images)
+    with patch.object(weighted, "FREE_MAX", -1):  # the weighted count of the class BDDs
+        by_bdd = count_linf(model, ball)
+    assert "BDDs" in by_bdd.engine_reason and by_bdd.per_class_images == want_images
     label = int(classify(model, model.quantizer.binarize(raw))[0])
     adv = len(images) - want_images[label]
     assert res.adversarial_images == adv
@@ -186,3 +191,22 @@ def test_raw_images_read_from_png_npy_and_text(tmp_path):
     Image.fromarray(np.zeros((4, 5, 3), np.uint8), mode="RGB").save(tmp_path / "rgb.png")
     with pytest.raises(InputError, match="one grey channel"):
         load_raw_image(tmp_path / "rgb.png")
+
+
+def test_weighted_enumeration_with_large_weights():
+    """Many free pixels with weights near 128: sums far past 2^64 rebuilt by CRT."""
+    rng = np.random.default_rng(7)
+    n = 14
+    base = BNN.build(
+        n, [{"weight": rng.choice([-1, 1], (6, n))}], {"weight": rng.choice([-1, 1], (3, 6))}
+    )
+    model = _with_quantizer(base, [128] * n)
+    raw = np.full(n, 128)
+    ball = linf_ball(model, raw, 128)  # every pixel free: 0..127 and 128..255
+    res = count_linf(model, ball)
+    patterns = np.array(list(itertools.product([-1, 1], repeat=n)), dtype=np.int8)
+    cls = classify(model, patterns)
+    want = [0] * 3
+    for c, x in zip(cls, patterns, strict=True):
+        want[c] += 128 ** int((x < 0).sum()) * 128 ** int((x > 0).sum())
+    assert res.per_class_images == want and sum(want) == 256**n > 2**64

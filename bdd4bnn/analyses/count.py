@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -158,15 +159,21 @@ def count_linf(model: BNN, ball: LinfBall, **kw: Any) -> CountResult:
     # fixed pixels weigh their whole interval at the centre's value (and nothing off it)
     low = np.where(free, ball.low, np.where(center < 0, whole, 0))
     high = np.where(free, ball.high, np.where(center > 0, whole, 0))
-    choice = choose_engine.for_images()
+    choice = choose_engine.for_images(region)
     try:
-        with REGISTRY[choice.engine].prepare(
-            model, region, budget, Options(backend=kw.get("backend", "auto"))
-        ) as prepared:
-            images = [
-                prepared.mgr.weighted_count(prepared.class_function(c), low, high)
-                for c in range(model.num_classes)
-            ]
+        if choice.engine == "enum":
+            from ..engines.enum.weighted import weighted_counts
+
+            fixed = math.prod(int(w) for w, f in zip(whole, free, strict=True) if not f)
+            images = [fixed * v for v in weighted_counts(model, region, low, high, budget)]
+        else:
+            with REGISTRY[choice.engine].prepare(
+                model, region, budget, Options(backend=kw.get("backend", "auto"))
+            ) as prepared:
+                images = [
+                    prepared.mgr.weighted_count(prepared.class_function(c), low, high)
+                    for c in range(model.num_classes)
+                ]
     except LimitReached as exc:
         res.status, res.exact = "unknown", False
         res.reason = f"{exc.reason} (weighting raw inputs)"
@@ -177,4 +184,5 @@ def count_linf(model: BNN, ball: LinfBall, **kw: Any) -> CountResult:
     adv = sum(images[c] for c in adversarial_classes(res.label, model.num_classes, res.targets))
     res.per_class_images, res.total_images, res.adversarial_images = images, total, adv
     res.adversarial_share, res.adversarial_share_float = share(adv, total)
+    res.engine_reason = "; ".join(r for r in (res.engine_reason, choice.reason) if r)
     return res

@@ -212,9 +212,15 @@ def for_explain(kind: str, count: int, engine: str = "auto") -> Choice:
     return Choice("bdd", "explanations from the class BDD", node_ceiling=ceiling)
 
 
-def for_images() -> Choice:
-    """Return the engine whose class functions weigh an L∞ ball's patterns by the raw inputs
-    they stand for (a weighted model count: BDDs)."""
+def for_images(region: Region) -> Choice:
+    """Return how to weigh an L∞ ball's patterns by the raw inputs they stand for: by
+    enumeration up to :data:`bdd4bnn.engines.enum.weighted.FREE_MAX` free pixels (every
+    pattern classified; on TFC the BDDs of 20+ free pixels take minutes), else a weighted
+    model count of the class BDDs."""
+    from .enum import weighted
+
+    if len(region.free) <= weighted.FREE_MAX:
+        return Choice("enum", "raw images weighted over every pattern (enumeration)")
     return Choice("bdd", "raw images by a weighted model count of the class BDDs")
 
 
