@@ -28,7 +28,6 @@ from .common import (
     limit_options,
     linf_option,
     load_center,
-    load_linf_ball,
     load_region,
     region_options,
     render,
@@ -86,12 +85,7 @@ def count(
     binary patterns and as raw images (exact integers), and the adversarial share.
     """
     check_limits(timeout, max_nodes)
-    ball = None
-    if linf is not None:
-        net, ball = load_linf_ball(model, image, linf, radius, free_file)
-        region = ball.region
-    else:
-        net, region = load_region(model, input_file, radius, free_file, image)
+    net, region, ball = load_region(model, input_file, radius, free_file, image, linf)
     res = with_bar(
         "count",
         quiet,
@@ -183,12 +177,7 @@ def verify(
     inference); 3: unknown.
     """
     check_limits(timeout, max_nodes)
-    ball = None
-    if linf is not None:
-        net, ball = load_linf_ball(model, image, linf, radius, free_file)
-        region = ball.region
-    else:
-        net, region = load_region(model, input_file, radius, free_file, image)
+    net, region, ball = load_region(model, input_file, radius, free_file, image, linf)
     res = with_bar(
         "verify",
         quiet,
@@ -504,7 +493,7 @@ def crosscheck(
         raise click.UsageError("give exactly one of --samples N or --exhaustive")
     if not 0 < confidence < 1:
         raise click.BadParameter("must lie in (0, 1)", param_hint="--confidence")
-    net, region = load_region(model, input_file, radius, free_file)
+    net, region, _ = load_region(model, input_file, radius, free_file)
     res = with_bar(
         "crosscheck",
         quiet,

@@ -248,25 +248,23 @@ def load_region(
     radius: int | None,
     free_file: str | None,
     image: str | None = None,
+    linf: float | None = None,
 ):
-    """Return (model, region) from the command's file options."""
-    from ..formats import load_model
-
-    net = load_model(model)
-    return net, build_region(net, input_file, radius, free_file, image)
-
-
-def load_linf_ball(model: str, image: str | None, linf: float, radius: Any, free_file: Any):
-    """Return (model, L∞ ball) for ``--image FILE --linf EPS``."""
+    """Return (model, region, L∞ ball or None) from the command's file options; with
+    ``--image FILE --linf EPS`` the region is the ball's."""
     from ..formats import load_model
     from ..linf import linf_ball
 
-    if image is None:
-        raise click.UsageError("--linf needs a raw --image FILE (not --input)")
-    if radius is not None or free_file is not None:
-        raise click.UsageError("--linf describes the region: drop --radius / --free")
+    if linf is not None:
+        if image is None:
+            raise click.UsageError("--linf needs a raw --image FILE (not --input)")
+        if radius is not None or free_file is not None:
+            raise click.UsageError("--linf describes the region: drop --radius / --free")
     net = load_model(model)
-    return net, linf_ball(net, load_raw_image(image), linf)
+    if linf is None:
+        return net, build_region(net, input_file, radius, free_file, image), None
+    ball = linf_ball(net, load_raw_image(image), linf)
+    return net, ball.region, ball
 
 
 def linf_option(fn: Callable[..., Any]) -> Callable[..., Any]:
