@@ -210,3 +210,46 @@ def test_weighted_enumeration_with_large_weights():
     for c, x in zip(cls, patterns, strict=True):
         want[c] += 128 ** int((x < 0).sum()) * 128 ** int((x > 0).sum())
     assert res.per_class_images == want and sum(want) == 256**n > 2**64
+
+
+def test_cli_explain_over_an_linf_ball_equals_its_free_region(tmp_path):
+    from bdd4bnn.formats import save_model
+
+    from .test_cli import run
+
+    rng = np.random.default_rng(9)
+    base = BNN.build(
+        8, [{"weight": rng.choice([-1, 1], (5, 8))}], {"weight": rng.choice([-1, 1], (3, 5))}
+    )
+    model = _with_quantizer(base, [128] * 8)
+    save_model(model, tmp_path / "m.json")
+    raw = np.array([120, 135, 0, 255, 126, 140, 60, 129])
+    np.save(tmp_path / "x.npy", raw)
+    ball = linf_ball(model, raw, 10)
+    (tmp_path / "x.txt").write_text(" ".join(map(str, ball.region.center)))
+    (tmp_path / "free.txt").write_text(" ".join(map(str, ball.region.free)))
+    _, by_ball, _ = run(
+        "explain",
+        tmp_path / "m.json",
+        "--image",
+        tmp_path / "x.npy",
+        "--linf",
+        10,
+        "--json",
+        "--count",
+        3,
+    )
+    _, by_free, _ = run(
+        "explain",
+        tmp_path / "m.json",
+        "--input",
+        tmp_path / "x.txt",
+        "--free",
+        tmp_path / "free.txt",
+        "--json",
+        "--count",
+        3,
+    )
+    a, b = json.loads(by_ball), json.loads(by_free)
+    assert a["explanations"] == b["explanations"] and a["essential"] == b["essential"]
+    assert a["region"]["free"] == list(ball.region.free)

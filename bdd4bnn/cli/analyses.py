@@ -12,7 +12,7 @@ from ..analyses.explain import explain as explain_decision
 from ..analyses.radius import radius as radius_of
 from ..analyses.radius import radius_linf
 from ..analyses.verify import verify as verify_region
-from ..formats import load_input, load_model, load_raw_image
+from ..formats import load_model, load_raw_image
 from ..kernels.predict import PATHS
 from ..plots import draw_explanations
 from ..region import Region
@@ -21,7 +21,6 @@ from .common import (
     EXACT_COUNT_ENGINES,
     EXIT_ADVERSARIAL,
     FIND_ENGINES,
-    build_region,
     check_limits,
     check_output,
     friendly_errors,
@@ -327,7 +326,11 @@ def radius(
 
 @click.command()
 @click.argument("model", type=click.Path())
-@click.option("--input", "input_file", required=True, type=click.Path(), help="Input file.")
+@click.option("--input", "input_file", type=click.Path(), help="Input file.")
+@click.option(
+    "--image", type=click.Path(), help="Or a raw image, binarized by the model's own rule."
+)
+@linf_option
 @click.option("--radius", type=int, help="Within the Hamming ball of this radius.")
 @click.option("--free", "free_file", type=click.Path(), help="Only these pixels may change.")
 @click.option(
@@ -363,6 +366,8 @@ def radius(
 def explain(
     model,
     input_file,
+    image,
+    linf,
     radius,
     free_file,
     kind,
@@ -378,16 +383,19 @@ def explain(
 ) -> None:
     """Explain a decision: prime-implicant explanations, essential and necessary features.
 
-    Without --radius or --free, explanations hold over all inputs.
+    Without --radius, --free or --linf, explanations hold over all inputs; with --image FILE
+    --linf EPS, over the raw images within EPS of the image (the free-pixel region they
+    binarize to).
     """
     check_limits(timeout, max_nodes)
     check_output(png, "--png", (".png",))
     check_output(dot, "--dot", (".dot", ".gv", ".graphml"))
-    net = load_model(model)
-    center = load_input(input_file, net.input_size)
-    region = None
-    if radius is not None or free_file is not None:
-        region = build_region(net, input_file, radius, free_file)
+    if radius is not None or free_file is not None or linf is not None:
+        net, region, _ = load_region(model, input_file, radius, free_file, image, linf)
+        center = region.center
+    else:
+        net, region = load_model(model), None
+        center = load_center(net, input_file, image)
     res = with_bar(
         "explain",
         quiet,
