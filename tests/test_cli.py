@@ -286,3 +286,10 @@ def test_explain_json_png_dot(tmp_path):
     save_model(net5, tmp_path / "m5.json")
     code, _, err = run("explain", tmp_path / "m5.json", "--input", bad, "--png", png)
     assert code == 2 and "square input" in err
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-1", "0"])
+def test_timeout_must_be_finite_and_positive(files, value):
+    _, model, inp = files
+    code, _, err = run("count", model, "--input", inp, "--radius", 1, "--timeout", value)
+    assert code == 2 and "finite number > 0" in err and "Traceback" not in err

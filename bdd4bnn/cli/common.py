@@ -200,8 +200,10 @@ def build_region(
 
 
 def check_limits(timeout: float | None, max_nodes: int | None) -> None:
-    if timeout is not None and not timeout > 0:
-        raise click.BadParameter("must be > 0", param_hint="--timeout")
+    if timeout is not None and not (timeout > 0 and np.isfinite(timeout)):
+        raise click.BadParameter(
+            f"must be a finite number > 0, got {timeout}", param_hint="--timeout"
+        )
     if max_nodes is not None and max_nodes <= 0:
         raise click.BadParameter("must be > 0", param_hint="--max-nodes")
 
