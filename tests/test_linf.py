@@ -253,3 +253,45 @@ def test_cli_explain_over_an_linf_ball_equals_its_free_region(tmp_path):
     a, b = json.loads(by_ball), json.loads(by_free)
     assert a["explanations"] == b["explanations"] and a["essential"] == b["essential"]
     assert a["region"]["free"] == list(ball.region.free)
+
+
+def test_batch_linf_regions_equal_direct_analyses(tmp_path):
+    from bdd4bnn.analyses import verify
+    from bdd4bnn.batch import JobError, ResultStore, load_job, run_job
+    from bdd4bnn.data import load_mnist
+    from bdd4bnn.formats import save_model
+
+    from .conftest import need_shared
+
+    need_shared("data", "mnist")
+    rng = np.random.default_rng(3)
+    base = BNN.build(
+        784, [{"weight": rng.choice([-1, 1], (8, 784))}], {"weight": rng.choice([-1, 1], (3, 8))}
+    )
+    model = _with_quantizer(base, [128] * 784)
+    save_model(model, tmp_path / "m.json")
+    job = tmp_path / "job.toml"
+    job.write_text(
+        'models = ["m.json"]\nmnist_test = [0, 1]\nlinf = [8, 24]\nanalyses = ["count", "verify"]\n'
+    )
+    tasks = load_job(job).tasks
+    assert len(tasks) == 2 * 2 * 2 and {t.describe_region() for t in tasks} == {
+        "linf=8",
+        "linf=24",
+    }
+    with ResultStore(tmp_path / "r.sqlite") as store:
+        assert run_job(load_job(job), store)["failed"] == 0
+        rows = store.rows()
+    images, _ = load_mnist("test")
+    for r in rows:
+        t = next(t for t in tasks if t.key == r["key"])
+        i = int(r["input"].rsplit("-", 1)[1])
+        ball = linf_ball(model, images[i], t.region["epsilon"])
+        if r["analysis"] == "count":
+            want = count_linf(model, ball)
+            assert r["answer"]["per_class_images"] == want.per_class_images
+        else:
+            assert r["answer"]["robust"] == verify(model, ball.region).robust
+    job.write_text('models = ["m.json"]\ninputs = ["x.txt"]\nlinf = [8]\n')
+    with pytest.raises(JobError, match="linf"):
+        load_job(job)

@@ -9,6 +9,8 @@ A job is models × inputs × regions × analyses, with one engine and per-task l
     radii = [1, 2, 3]               # Hamming balls
     free_sets = ["free10.txt"]      # fixed-index regions (all of the set may flip)...
     free_radius = 2                 # ...or at most this many of them
+    linf = [4, 16]                  # L∞ balls of raw levels around mnist_test images
+                                    # (models with an input quantizer)
     analyses = ["count", "verify", "radius", "explain"]
     engine = "auto"                 # or a table per analysis: {count = "bdd", verify = "sat"}
     time_limit = 60                 # seconds per task
@@ -49,6 +51,7 @@ KEYS = {
     "radii",
     "free_sets",
     "free_radius",
+    "linf",
     "analyses",
     "engine",
     "time_limit",
@@ -71,7 +74,8 @@ class Task:
     model_doc: dict[str, Any] = field(repr=False)
     input_name: str
     center: list[int] = field(repr=False)
-    region: dict[str, Any] | None  # {"kind": "hamming", "radius"} / {"kind": "fixed", ...}
+    # {"kind": "hamming", "radius"} / {"kind": "fixed", ...} / {"kind": "linf", "epsilon", "raw"}
+    region: dict[str, Any] | None
     analysis: str
     engine: str
     time_limit: float | None
@@ -83,6 +87,8 @@ class Task:
             return "-"
         if self.region["kind"] == "hamming":
             return f"r={self.region['radius']}"
+        if self.region["kind"] == "linf":
+            return f"linf={self.region['epsilon']:g}"
         r = self.region.get("radius")
         return f"free {self.region['name']}" + ("" if r is None else f" r={r}")
 
@@ -155,12 +161,17 @@ def load_job(path: str | Path) -> Job:
     if any(r < 0 for r in radii):
         raise JobError(f"{path}: radii: radii must be >= 0")
     free_sets = _list(doc, "free_sets", str, path)
+    linf = _list(doc, "linf", int, path)
+    if any(not 0 <= e <= 255 for e in linf):
+        raise JobError(f"{path}: linf: radii are raw levels 0..255")
+    if linf and not mnist:
+        raise JobError(f"{path}: linf: L∞ balls need raw images (mnist_test indices)")
     analyses = _list(doc, "analyses", str, path) or ["count"]
     for a in analyses:
         if a not in ANALYSES:
             raise JobError(f"{path}: analyses: unknown analysis {a!r} (expected {ANALYSES})")
-    if any(a != "radius" for a in analyses) and not radii and not free_sets:
-        raise JobError(f"{path}: radii: count, verify and explain need radii or free_sets")
+    if any(a != "radius" for a in analyses) and not radii and not free_sets and not linf:
+        raise JobError(f"{path}: radii: count, verify and explain need radii, free_sets or linf")
     engine = doc.get("engine", "auto")
     engines = {}
     for a in analyses:
@@ -190,6 +201,7 @@ def load_job(path: str | Path) -> Job:
         mdoc = model_to_dict(model)
         mname = str(model.metadata.get("name", Path(mpath).stem))
         centers: list[tuple[str, list[int]]] = []
+        raws: dict[str, list[int]] = {}  # raw images of the mnist_test centres (L∞ balls)
         for ipath in inputs:
             try:
                 centers.append(
@@ -214,6 +226,11 @@ def load_job(path: str | Path) -> Job:
             if xs.shape[1] != model.input_size:
                 raise JobError(f"{path}: mnist_test: {mname} records size {size}")
             centers += [(f"mnist-test-{i}", x.tolist()) for i, x in zip(mnist, xs, strict=True)]
+            if linf and model.quantizer is None:
+                raise JobError(
+                    f"{path}: linf: model {mname} has no input quantizer (L∞ balls need one)"
+                )
+            raws = {f"mnist-test-{i}": images[i].ravel().tolist() for i in mnist}
         regions: list[dict[str, Any]] = []
         for r in radii:
             if r > model.input_size:
@@ -230,8 +247,13 @@ def load_job(path: str | Path) -> Job:
                 {"kind": "fixed", "name": Path(fpath).stem, "free": free, "radius": free_radius}
             )
         for iname, center in centers:
+            own = (
+                []
+                if iname not in raws
+                else [{"kind": "linf", "epsilon": e, "raw": raws[iname]} for e in linf]
+            )
             for a in analyses:
-                for region in [None] if a == "radius" else regions:
+                for region in [None] if a == "radius" else regions + own:
                     key = task_key(mdoc, center, region, a, engines[a], limits)
                     tasks.append(
                         Task(

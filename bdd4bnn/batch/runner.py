@@ -35,6 +35,20 @@ def _answer(task: Task) -> tuple[str, dict[str, Any], int, str]:
 
     model = model_from_dict(task.model_doc)
     center = np.array(task.center, dtype=np.int8)
+    if task.region is not None and task.region["kind"] == "linf":
+        from ..linf import linf_ball
+
+        ball = linf_ball(model, task.region["raw"], task.region["epsilon"])
+        run = analyses.count_linf if task.analysis == "count" else getattr(analyses, task.analysis)
+        res = run(
+            model,
+            ball if task.analysis == "count" else ball.region,
+            engine=task.engine,
+            timeout=task.time_limit,
+            max_nodes=task.node_limit,
+        )
+        doc = res.to_json() | {"linf": ball.describe()}
+        return doc["status"], doc, int(doc.get("peak_nodes") or 0), str(doc.get("engine"))
     if task.region is not None:
         region = Region.from_dict(center, task.region)
     elif task.analysis == "radius" and task.radius_max is not None:
