@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -138,9 +137,10 @@ def count(
 
 def count_linf(model: BNN, ball: LinfBall, **kw: Any) -> CountResult:
     """Count an L∞ ball (:func:`bdd4bnn.linf.linf_ball`): per class its binary patterns
-    (``per_class``, by :func:`count`'s engines) and its raw inputs (``per_class_images``: a
-    weighted model count of the class BDDs, each pattern weighing the raw inputs it stands
-    for), with the adversarial share of the raw inputs as an exact fraction."""
+    (``per_class``, by :func:`count`'s engines) and its raw inputs (``per_class_images``,
+    each pattern weighing the raw inputs it stands for: the engine's ``weighted_counts``,
+    chosen by :func:`bdd4bnn.engines.choose.for_images`), with the adversarial share of the
+    raw inputs as an exact fraction."""
     res = count(model, ball.region, **kw)
     res.region = ball.describe()
     if res.status != "ok" or not res.exact:
@@ -161,19 +161,10 @@ def count_linf(model: BNN, ball: LinfBall, **kw: Any) -> CountResult:
     high = np.where(free, ball.high, np.where(center > 0, whole, 0))
     choice = choose_engine.for_images(region)
     try:
-        if choice.engine == "enum":
-            from ..engines.enum.weighted import weighted_counts
-
-            fixed = math.prod(int(w) for w, f in zip(whole, free, strict=True) if not f)
-            images = [fixed * v for v in weighted_counts(model, region, low, high, budget)]
-        else:
-            with REGISTRY[choice.engine].prepare(
-                model, region, budget, Options(backend=kw.get("backend", "auto"))
-            ) as prepared:
-                images = [
-                    prepared.mgr.weighted_count(prepared.class_function(c), low, high)
-                    for c in range(model.num_classes)
-                ]
+        with REGISTRY[choice.engine].prepare(
+            model, region, budget, Options(backend=kw.get("backend", "auto"))
+        ) as prepared:
+            images = prepared.weighted_counts(low, high)
     except LimitReached as exc:
         res.status, res.exact = "unknown", False
         res.reason = f"{exc.reason} (weighting raw inputs)"

@@ -93,6 +93,11 @@ class Prepared(ABC):
         """Return the BDD of the envelope's inputs classified ``cls``."""
         raise EngineError(f"engine {self.name} has no class function")
 
+    def weighted_counts(self, low: Sequence[int], high: Sequence[int]) -> list[int]:
+        """Return, per class, Σ over the envelope's inputs of Π over every pixel i of
+        ``high[i]`` (x_i = +1) or ``low[i]`` (x_i = −1): an L∞ ball's raw inputs."""
+        raise EngineError(f"engine {self.name} has no weighted counts")
+
     def close(self) -> None:  # noqa: B027 - most engines hold nothing native
         """Free native resources (solvers); the object is unusable afterwards."""
 

@@ -93,6 +93,12 @@ class BddPrepared(Prepared):
     def class_function(self, cls: int) -> Any:
         return self.compiled.class_bdd(cls)
 
+    def weighted_counts(self, low, high):
+        return [
+            self.mgr.weighted_count(self.compiled.class_bdd(c), low, high)
+            for c in range(self.model.num_classes)
+        ]
+
 
 class BddEngine(Engine):
     name = "bdd"

@@ -40,6 +40,19 @@ class EnumPrepared(Prepared):
         return enum_find(self.model, region, classes, budget=self.budget, distances=distances)
 
 
+    def weighted_counts(self, low, high):
+        import math
+
+        from .weighted import weighted_counts
+
+        env = self.envelope  # fixed pixels weigh their value at the centre
+        free = set(env.free)
+        fixed = math.prod(
+            int(high[i] if env.center[i] > 0 else low[i]) for i in range(env.n) if i not in free
+        )
+        return [fixed * v for v in weighted_counts(self.model, env, low, high, self.budget)]
+
+
 class EnumEngine(Engine):
     name = "enum"
     capabilities = frozenset({Capability.COUNT, Capability.FIND, Capability.EXACT})
