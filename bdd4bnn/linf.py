@@ -23,7 +23,7 @@ from .errors import InputError, RegionError
 from .model import BNN
 from .region import Region
 
-__all__ = ["LinfBall", "linf_ball", "check_epsilon", "share"]
+__all__ = ["LinfBall", "linf_ball", "check_epsilon", "epsilon_from_unit", "share"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -76,6 +76,23 @@ def check_epsilon(eps: Any, kind: str = "uint8") -> float:
     if kind == "uint8" and (e != int(e) or e > 255):
         raise RegionError(f"linf: uint8 inputs move by whole levels 0..255, got {eps!r}")
     return e
+
+
+def epsilon_from_unit(model: BNN, eps: Any) -> float:
+    """Return the raw radius of an L∞ radius ``eps`` given on the unit scale, where raw values
+    map linearly onto [0, 1] (uint8 0..255: raw/255): eps·(high − low), and on uint8 inputs
+    the whole levels within it (⌊255·eps⌋, a level counted when eps reaches it up to 10⁻⁹ of
+    a level, so that 2/255 written as a decimal means 2 levels)."""
+    q = model.quantizer
+    if q is None:
+        linf_ball(model, np.zeros(model.input_size), 0)  # the one-line "no quantizer" error
+    if isinstance(eps, bool) or not isinstance(eps, (int, float, np.integer, np.floating)):
+        raise RegionError(f"linf-float: expected a number, got {eps!r}")
+    e = float(eps)
+    if not (math.isfinite(e) and 0 <= e <= 1):
+        raise RegionError(f"linf-float: must be a number in [0, 1], got {eps!r}")
+    raw = e * (q.high - q.low)
+    return float(math.floor(raw + 1e-9)) if q.raw == "uint8" else raw
 
 
 def linf_ball(model: BNN, raw: Any, epsilon: Any) -> LinfBall:

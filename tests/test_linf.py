@@ -120,6 +120,13 @@ def test_cli_count_and_verify_linf(tmp_path):
         assert classify(model, model.quantizer.binarize(w))[0] != doc["label"]
     code, _, err = run("count", path, "--input", tmp_path / "x.npy", "--linf", 8)
     assert code == 2 and "--image" in err
+    # the unit scale: 8/255 written as a decimal is the ball of 8 levels, 0.1 is 25 levels
+    for unit, levels in ((repr(8 / 255), 8), ("0.1", 25), ("0.0999", 25), ("1", 255)):
+        _, a, _ = run("count", path, "--image", tmp_path / "x.npy", "--linf-float", unit, "--json")
+        _, b, _ = run("count", path, "--image", tmp_path / "x.npy", "--linf", levels, "--json")
+        doc, want_doc = json.loads(a), json.loads(b)
+        del doc["seconds"], want_doc["seconds"]
+        assert doc == want_doc and doc["total_images"] == len(_all_raw(raw, levels))
 
 
 @settings(max_examples=30, deadline=None)
@@ -157,6 +164,10 @@ def test_linf_radius_equals_brute_force(base, data):
         (["--linf", "-3"], "finite"),
         (["--linf", "2.5"], "whole levels"),
         (["--linf", "2", "--radius", "3"], "drop --radius"),
+        (["--linf-float", "nan"], "[0, 1]"),
+        (["--linf-float", "1.5"], "[0, 1]"),
+        (["--linf-float", "-0.1"], "[0, 1]"),
+        (["--linf-float", "0.1", "--linf", "2"], "not both"),
     ],
 )
 def test_cli_linf_bad_input_is_one_line(tmp_path, args, needle):

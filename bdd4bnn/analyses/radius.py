@@ -267,6 +267,21 @@ def _share(model, region, label, epsilon, engine, engines, search, shares, bar, 
             bar(1)
 
 
+def _shrink(model, raw, steps, need, label, x):
+    """Return (j, (ball, x′)): ``x`` (an input classified other than ``label``) with flipped
+    pixels moved back to the centre, the farthest first, while the class stays another; j
+    indexes the smallest step whose L∞ ball holds x′ (the largest need of its flips)."""
+    x = np.array(x).reshape(-1)
+    center = linf_ball(model, raw, 0).region.center
+    for i in sorted(np.flatnonzero(x != center).tolist(), key=lambda i: -need[i]):
+        x[i] = center[i]
+        if int(classify(model, x)) == label:
+            x[i] = -center[i]
+    moved = np.flatnonzero(x != center)
+    j = int(np.searchsorted(steps, need[moved].max())) if moved.size else 0
+    return j, (linf_ball(model, raw, steps[j]), x)
+
+
 def radius_linf(
     model: BNN,
     raw: np.ndarray,
@@ -285,8 +300,10 @@ def radius_linf(
     A pixel becomes free once ε reaches its distance to the other side of its threshold, so
     the binary region only changes at those distances; robustness is monotone in ε (the balls
     are nested). :func:`~.verify.verify` is asked at those distances, galloping up from the
-    smallest (small balls are cheap to prove) until one fails, then bisecting; a limit
-    reports the bounds proven so far.
+    smallest (small balls are cheap to prove) until one fails, then bisecting. Each
+    counterexample is shrunk first (flips moved back to the centre, the farthest first, while
+    the class stays another), which often lowers the upper bound by several steps at no
+    engine cost. A limit reports the bounds proven so far.
     """
     check_limits(timeout, max_nodes)
     q = model.quantizer
@@ -301,29 +318,48 @@ def radius_linf(
     bar = as_progress(progress)
     bar.start(max(1, int(np.ceil(np.log2(len(steps) + 1)))), "probe")
     lo, hi = 0, len(steps)  # steps[:lo] are robust, steps[hi:] are not (hi: none known)
-    witness, engines_used = None, {}
+    engines_used: dict[str, str | None] = {}
     status, reason = "ok", None
-    reach = 1  # galloping up from the small balls (cheap to prove), then bisecting
-    while lo < hi:
-        mid = min(lo + reach - 1, hi - 1) if witness is None else (lo + hi) // 2
-        reach *= 2
-        left = None if timeout is None else timeout - (time.perf_counter() - t0)
-        if left is not None and left <= 0:
-            status, reason = "unknown", f"timeout: {timeout:g} s exceeded"
-            break
+
+    def left() -> float | None:
+        return None if timeout is None else timeout - (time.perf_counter() - t0)
+
+    def probe(mid: int, seconds: float | None) -> str:
+        """Verify the ball at ``steps[mid]`` within ``seconds``: "robust", "not", or the
+        reason it gave up."""
+        nonlocal lo, hi, witness
         ball = linf_ball(model, raw, steps[mid])
         res = verify_region(
-            model, ball.region, engine=engine, timeout=left, max_nodes=max_nodes, backend=backend
+            model,
+            ball.region,
+            engine=engine,
+            timeout=seconds,
+            max_nodes=max_nodes,
+            backend=backend,
         )
         engines_used.setdefault(res.engine, res.engine_reason)
         bar(1)
         if res.status != "ok":
-            status, reason = "unknown", res.reason
-            break
+            return res.reason or "unknown"
         if res.robust:
-            lo = mid + 1
-        else:
-            hi, witness = mid, (ball, res.counterexample)
+            lo = max(lo, mid + 1)
+            return "robust"
+        hi, witness = _shrink(model, raw, steps, need, label, res.counterexample)
+        return "not"
+
+    witness = None
+    reach = 1  # galloping up from the small balls (cheap to prove), then bisecting
+    while lo < hi:
+        mid = min(lo + reach - 1, hi - 1) if witness is None else (lo + hi) // 2
+        reach *= 2
+        t = left()
+        if t is not None and t <= 0:
+            status, reason = "unknown", f"timeout: {timeout:g} s exceeded"
+            break
+        got = probe(mid, t)
+        if got not in ("robust", "not"):
+            status, reason = "unknown", got
+            break
     done = status == "ok"
     lower = (steps[lo] - 1) if lo < len(steps) else top  # every ε up to it is safe
     upper = steps[hi] if hi < len(steps) else None

@@ -65,6 +65,7 @@ def count(
     input_file,
     image,
     linf,
+    linf_float,
     radius,
     free_file,
     targets,
@@ -84,7 +85,7 @@ def count(
     binary patterns and as raw images (exact integers), and the adversarial share.
     """
     check_limits(timeout, max_nodes)
-    net, region, ball = load_region(model, input_file, radius, free_file, image, linf)
+    net, region, ball = load_region(model, input_file, radius, free_file, image, linf, linf_float)
     res = with_bar(
         "count",
         quiet,
@@ -159,6 +160,7 @@ def verify(
     input_file,
     image,
     linf,
+    linf_float,
     radius,
     free_file,
     targets,
@@ -176,7 +178,7 @@ def verify(
     inference); 3: unknown.
     """
     check_limits(timeout, max_nodes)
-    net, region, ball = load_region(model, input_file, radius, free_file, image, linf)
+    net, region, ball = load_region(model, input_file, radius, free_file, image, linf, linf_float)
     res = with_bar(
         "verify",
         quiet,
@@ -368,6 +370,7 @@ def explain(
     input_file,
     image,
     linf,
+    linf_float,
     radius,
     free_file,
     kind,
@@ -390,8 +393,8 @@ def explain(
     check_limits(timeout, max_nodes)
     check_output(png, "--png", (".png",))
     check_output(dot, "--dot", (".dot", ".gv", ".graphml"))
-    if radius is not None or free_file is not None or linf is not None:
-        net, region, _ = load_region(model, input_file, radius, free_file, image, linf)
+    if radius is not None or free_file is not None or linf is not None or linf_float is not None:
+        net, region, _ = load_region(model, input_file, radius, free_file, image, linf, linf_float)
         center = region.center
     else:
         net, region = load_model(model), None

@@ -251,18 +251,23 @@ def load_region(
     free_file: str | None,
     image: str | None = None,
     linf: float | None = None,
+    linf_float: float | None = None,
 ):
     """Return (model, region, L∞ ball or None) from the command's file options; with
-    ``--image FILE --linf EPS`` the region is the ball's."""
+    ``--image FILE --linf EPS`` (or ``--linf-float EPS``) the region is the ball's."""
     from ..formats import load_model
-    from ..linf import linf_ball
+    from ..linf import epsilon_from_unit, linf_ball
 
-    if linf is not None:
+    if linf is not None and linf_float is not None:
+        raise click.UsageError("give --linf (raw levels) or --linf-float (unit scale), not both")
+    if linf is not None or linf_float is not None:
         if image is None:
             raise click.UsageError("--linf needs a raw --image FILE (not --input)")
         if radius is not None or free_file is not None:
             raise click.UsageError("--linf describes the region: drop --radius / --free")
     net = load_model(model)
+    if linf_float is not None:
+        linf = epsilon_from_unit(net, linf_float)
     if linf is None:
         return net, build_region(net, input_file, radius, free_file, image), None
     ball = linf_ball(net, load_raw_image(image), linf)
@@ -270,7 +275,14 @@ def load_region(
 
 
 def linf_option(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Add ``--linf EPS``: the L∞ ball of raw inputs around ``--image``."""
+    """Add ``--linf EPS`` and ``--linf-float EPS``: the L∞ ball of raw inputs around
+    ``--image``, in raw units or on the unit scale."""
+    fn = click.option(
+        "--linf-float",
+        type=float,
+        help="The same ball with EPS on the [0, 1] scale (uint8: raw/255, so 0.1 is "
+        "25 whole levels).",
+    )(fn)
     return click.option(
         "--linf",
         type=float,
