@@ -50,3 +50,11 @@ class LimitReached(Exception):
         self.reason = reason
         self.kind = kind
         self.partial: list[int] | None = None
+
+
+def one_line(text: object, limit: int = 500) -> str:
+    """Return ``text`` as one printable line (control characters, newlines and terminal
+    escapes written as Python escapes; cut at ``limit`` characters): text from files and
+    exceptions reaches the terminal only this way."""
+    out = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+    return out if len(out) <= limit else out[: limit - 1] + "…"

@@ -14,6 +14,7 @@ Every error is a :class:`~bdd4bnn.errors.Bdd4bnnError` whose message starts with
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from pathlib import Path
@@ -21,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputError, ModelError
+from .errors import InputError, ModelError, one_line
+from .files import IMAGE_MAX, MODEL_MAX, per_value, read_bytes, read_text
 from .model import BNN
 
 __all__ = [
@@ -40,6 +42,27 @@ __all__ = [
 FORMAT_NAME = "bdd4bnn.bnn"
 FORMAT_VERSION = 2  # version 2 adds "input" (the input quantizer); version 1 still reads
 VERSIONS = (1, 2)
+
+
+def _check_metadata(meta: dict[str, Any]) -> None:
+    """Check the metadata fields the tool reads (free-form fields stay free)."""
+    for key in ("name", "source", "dataset"):
+        if key in meta and not isinstance(meta[key], str):
+            raise ModelError(f"metadata.{key}: expected a string, got {meta[key]!r:.40}")
+    pre = meta.get("preprocessing")
+    if pre is None:
+        return
+    if not isinstance(pre, dict):
+        raise ModelError("metadata.preprocessing: expected an object")
+    size, th = pre.get("size"), pre.get("threshold", 0.5)
+    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= 28:
+        raise ModelError(
+            f"metadata.preprocessing.size: expected an integer 1..28, got {size!r:.40}"
+        )
+    if isinstance(th, bool) or not isinstance(th, (int, float)) or not 0 <= th <= 1:
+        raise ModelError(
+            f"metadata.preprocessing.threshold: expected a number in [0, 1], got {th!r:.40}"
+        )
 
 
 def model_from_dict(data: Any) -> BNN:
@@ -61,6 +84,7 @@ def model_from_dict(data: Any) -> BNN:
     meta = data.get("metadata") or {}
     if not isinstance(meta, dict):
         raise ModelError("metadata: expected an object")
+    _check_metadata(meta)
     return BNN.build(data["input_size"], data["blocks"], data["output"], meta, data.get("input"))
 
 
@@ -99,12 +123,13 @@ def save_model(model: BNN, path: str | Path) -> None:
 
 
 def _read_csv(path: Path, matrix: bool) -> np.ndarray:
-    if not path.is_file():
+    if not path.exists():
         raise ModelError(f"{path}: missing file")
+    text = read_text(path, MODEL_MAX, "CSV", ModelError)
     try:
         rows = [
             [float(v) for v in line.replace(";", ",").split(",") if v.strip()]
-            for line in path.read_text().splitlines()
+            for line in text.splitlines()
             if line.strip()
         ]
     except ValueError as exc:
@@ -165,14 +190,13 @@ def load_model(path: str | Path) -> BNN:
             from .onnx_import import load_onnx
 
             return load_onnx(p)
+        text = read_text(p, MODEL_MAX, "model", ModelError)
         try:
-            data = json.loads(p.read_text())
-        except UnicodeDecodeError:
-            raise ModelError("not a text file") from None
+            data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ModelError(f"invalid JSON ({exc.msg} at line {exc.lineno})") from None
-        except OSError as exc:
-            raise ModelError(f"cannot read ({exc.strerror})") from None
+        except (ValueError, RecursionError) as exc:  # ints past 4300 digits, deep nesting
+            raise ModelError(f"invalid JSON ({type(exc).__name__}: {exc})") from None
         model = model_from_dict(data)
         if "name" not in model.metadata:
             model.metadata["name"] = p.stem
@@ -184,14 +208,8 @@ def load_model(path: str | Path) -> BNN:
         raise ModelError(f"{p}: {msg}") from None
 
 
-def _read_text(path: str | Path, what: str) -> str:
-    p = Path(path)
-    try:
-        return p.read_text()
-    except FileNotFoundError:
-        raise InputError(f"{p}: no such {what} file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{p}: cannot read {what} file ({exc})") from None
+def _read_text(path: str | Path, what: str, values: int) -> str:
+    return read_text(path, per_value(values), what)
 
 
 def _tokens(text: str, source: str) -> list[Any]:
@@ -201,6 +219,8 @@ def _tokens(text: str, source: str) -> list[Any]:
             values = json.loads(stripped)
         except json.JSONDecodeError as exc:
             raise InputError(f"{source}: invalid JSON array ({exc.msg})") from None
+        except (ValueError, RecursionError) as exc:
+            raise InputError(f"{source}: invalid JSON array ({type(exc).__name__})") from None
         if not isinstance(values, list):
             raise InputError(f"{source}: expected a JSON array")
         return values
@@ -230,14 +250,14 @@ def parse_input(values: Any, size: int, source: str = "input") -> np.ndarray:
 
 def load_input(path: str | Path, size: int) -> np.ndarray:
     """Read an input file (whitespace/comma separated 0/1 or ±1, or a JSON array)."""
-    return parse_input(_read_text(path, "input"), size, str(path))
+    return parse_input(_read_text(path, "input", size), size, str(path))
 
 
 def load_indices(path: str | Path, size: int) -> list[int]:
     """Read a file of distinct 0-based pixel indices (whitespace/comma separated or JSON)."""
     source = str(path)
     out: list[int] = []
-    for i, v in enumerate(_tokens(_read_text(path, "free-set"), source)):
+    for i, v in enumerate(_tokens(_read_text(path, "free-set", size), source)):
         try:
             f = float(v)
         except (TypeError, ValueError):
@@ -251,25 +271,19 @@ def load_indices(path: str | Path, size: int) -> list[int]:
     return sorted(out)
 
 
-RAW_FILE_MAX = 64 << 20  # bytes: a raw image is a few bytes per value
-
-
 def load_raw_image(path: str | Path) -> np.ndarray:
     """Read a raw image as float64 values: ``.npy`` (numeric array), ``.png`` (8-bit grey
     levels 0..255, one channel), or text of whitespace/comma separated numbers."""
     p = Path(path)
+    data = read_bytes(p, IMAGE_MAX, "image")
     try:
-        if not p.is_file():
-            raise InputError(f"{p}: no such image file")
-        if p.stat().st_size > RAW_FILE_MAX:
-            raise InputError(f"{p}: image file larger than {RAW_FILE_MAX >> 20} MiB")
         suffix = p.suffix.lower()
         if suffix == ".npy":
-            arr = np.load(p, allow_pickle=False)
+            arr = np.load(io.BytesIO(data), allow_pickle=False)
         elif suffix == ".png":
             from matplotlib.image import imread
 
-            arr = np.asarray(imread(p))
+            arr = np.asarray(imread(io.BytesIO(data), format="png"))
             if arr.ndim == 3 and arr.shape[2] == 1:
                 arr = arr[:, :, 0]
             if arr.ndim != 2:
@@ -277,11 +291,12 @@ def load_raw_image(path: str | Path) -> np.ndarray:
             if arr.dtype.kind == "f":  # 8-bit PNGs read as levels / 255
                 arr = np.round(arr.astype(np.float64) * 255)
         else:
-            arr = np.array(re.split(r"[\s,]+", p.read_text().strip()), dtype=np.float64)
+            text = data.decode("utf-8")
+            arr = np.array(re.split(r"[\s,]+", text.strip()), dtype=np.float64)
     except InputError:
         raise
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise InputError(f"{p}: cannot read image ({exc})") from None
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:  # UnicodeDecodeError too
+        raise InputError(f"{p}: cannot read image ({one_line(exc)})") from None
     if arr.dtype.kind not in "iuf":
         raise InputError(f"{p}: expected numbers, got {arr.dtype}")
     out = np.asarray(arr, dtype=np.float64).reshape(-1)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
-__all__ = ["available", "compiled", "first_use_seconds", "OPTIONS"]
+__all__ = ["available", "compiled", "first_use_seconds", "compiled_call", "OPTIONS"]
 
 OPTIONS = dict(cache=True, nogil=True, boundscheck=False)  # every compiled loop's njit options
 
@@ -60,3 +62,30 @@ def compiled(fn):  # type: ignore[no-untyped-def]
     import numba
 
     return numba.njit(inline="always", **OPTIONS)(fn)
+
+
+def compiled_call(budget: Any, fn: Callable[..., Any], *args: Any) -> Any:
+    """Return ``fn(*args)`` for a compiled ``fn``; while its machine code is not ready in this
+    process (the first call compiles it, or loads it from the cache: seconds), the call runs
+    in a daemon thread and the caller waits on ``budget``, so that a time limit stops the wait
+    (:class:`~bdd4bnn.errors.LimitReached`; the compilation goes on in the background and the
+    next call finds it done). The arguments must not be used again after a limit."""
+    if budget is None or budget.timeout is None or getattr(fn, "signatures", None):
+        return fn(*args)
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = fn(*args)
+        except BaseException as exc:  # handed to the caller
+            box["error"] = exc
+
+    worker = threading.Thread(target=run, daemon=True, name="bdd4bnn-jit")
+    worker.start()
+    while worker.is_alive():
+        worker.join(0.02)
+        if worker.is_alive():
+            budget.check()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]

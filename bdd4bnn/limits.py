@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -11,7 +14,7 @@ from typing import Any
 
 from .errors import LimitReached
 
-__all__ = ["Budget", "call_within", "recursion_limit"]
+__all__ = ["Budget", "call_within", "die_with_parent", "recursion_limit"]
 
 
 @dataclass
@@ -84,7 +87,10 @@ def call_within(budget: Budget, fn: Callable[[], Any]) -> Any:
     ctx = mp.get_context("fork")
     recv, send = ctx.Pipe(duplex=False)
 
-    def child() -> None:
+    parent = os.getpid()
+
+    def child() -> None:  # pragma: no cover - a forked process
+        die_with_parent(parent)
         try:
             send.send((True, fn()))
         except BaseException as exc:  # noqa: BLE001 - reported to the parent
@@ -106,3 +112,25 @@ def call_within(budget: Budget, fn: Callable[[], Any]) -> Any:
     if not ok:
         raise value
     return value
+
+
+def die_with_parent(parent: int) -> None:
+    """Make this process exit when ``parent`` dies: the kernel's parent-death signal where
+    there is one (Linux), and a watchdog thread polling for re-parenting everywhere."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
+
+    def watch() -> None:  # pragma: no cover - the signal comes first on Linux
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()

@@ -20,7 +20,16 @@ TERNARY = (-1, 0, 1)  # allowed weights: binary models use ±1, ternary ones als
 
 
 def _float_vector(value: Any, name: str, size: int) -> np.ndarray:
-    arr = np.asarray(value, dtype=np.float64)
+    if isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+                raise ModelError(f"{name}[{i}]: expected a number, got {v!r:.40}")
+    elif not isinstance(value, np.ndarray):
+        raise ModelError(f"{name}: expected a list of {size} numbers, got {type(value).__name__}")
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ModelError(f"{name}: expected {size} numbers ({exc})") from None
     if arr.ndim != 1 or arr.shape[0] != size:
         raise ModelError(f"{name}: expected {size} values, got shape {tuple(arr.shape)}")
     bad = np.flatnonzero(~np.isfinite(arr))
@@ -31,8 +40,11 @@ def _float_vector(value: Any, name: str, size: int) -> np.ndarray:
 
 def _sign_matrix(value: Any, name: str, allowed: tuple[int, ...] = (-1, 1)) -> np.ndarray:
     try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
+        arr = np.asarray(value)
+        if arr.dtype.kind not in "iuf":  # strings, booleans, ragged rows, huge integers
+            raise TypeError(f"entries of type {arr.dtype}")
+        arr = arr.astype(np.float64)
+    except (TypeError, ValueError, OverflowError) as exc:
         raise ModelError(f"{name}: not a numeric matrix ({exc})") from None
     if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] == 0:
         raise ModelError(f"{name}: expected a non-empty matrix, got shape {tuple(arr.shape)}")

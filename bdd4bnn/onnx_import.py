@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ModelError
+from .files import MODEL_MAX, read_bytes
 from .model import BNN
 
 __all__ = ["load_onnx", "ELEMENTWISE", "RAW_LEVELS"]
@@ -65,8 +66,9 @@ class _Graph:
         from qonnx.core.modelwrapper import ModelWrapper
         from qonnx.util.cleanup import cleanup_model
 
+        data = read_bytes(path, MODEL_MAX, "ONNX", ModelError)
         try:
-            proto = onnx.load(str(path))
+            proto = onnx.load_model_from_string(data)
         except Exception as exc:  # protobuf raises its own DecodeError and others
             raise ModelError(f"not a readable ONNX file ({type(exc).__name__})") from None
         if not proto.graph.node:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, one_line
 
 __all__ = ["draw_explanations", "PANEL_PIXELS"]
 
@@ -32,13 +32,19 @@ def draw_explanations(
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.colors import ListedColormap
 
     n = len(center)
     side = math.isqrt(n)
     if side * side != n:
         raise InputError(f"--png needs a square input, got {n} pixels")
+    with matplotlib.rc_context({"text.parse_math": False}):  # names stay text ("$x$")
+        return _draw(center, explanations, essential, path, title, side)
+
+
+def _draw(center, explanations, essential, path, title, side) -> tuple[int, int]:
+    import matplotlib.pyplot as plt
+    from matplotlib.colors import ListedColormap
+
     panels = list(explanations) or [[]]
     k = len(panels)
     inch = PANEL_PIXELS / _DPI
@@ -66,7 +72,7 @@ def draw_explanations(
         label = f"explanation {j + 1}: {len(expl)} px" if explanations else "essential pixels"
         ax.set_title(label, fontsize=9)
     if title:
-        fig.suptitle(title, fontsize=9)
+        fig.suptitle(one_line(title, 120), fontsize=9)
     fig.text(
         0.5,
         0.03,

@@ -51,7 +51,8 @@ def normalize(block: Block, a: np.ndarray, neuron: int | None = None) -> np.ndar
         return a
     sel = slice(None) if neuron is None else neuron
     gamma, beta, mean, var = bn.gamma[sel], bn.beta[sel], bn.mean[sel], bn.var[sel]
-    return gamma * (a - mean) / np.sqrt(var + bn.eps) + beta
+    with np.errstate(over="ignore", invalid="ignore"):  # binary64 as it is, ±inf and NaN too
+        return gamma * (a - mean) / np.sqrt(var + bn.eps) + beta
 
 
 def neuron_fires(block: Block, neuron: int, dot: np.ndarray) -> np.ndarray:
@@ -80,17 +81,21 @@ def output_thresholds(output: OutputLayer) -> np.ndarray:
 
     Derived exactly from the binary64 biases: ``s_c - s_c' = D + (b_c - b_c')`` with D an
     integer; ties go to the lower index, so the comparison is ``>=`` when c < c' and ``>``
-    when c > c'. The diagonal is 0.
+    when c > c'. The diagonal is 0. |D| never exceeds ``lim`` (the largest row sum of |W|,
+    twice), so thresholds are clamped to ±(lim + 1), which changes no comparison and keeps
+    huge biases within int64.
     """
     b = [Fraction(float(v)) for v in output.bias]
     c = len(b)
+    lim = 2 * int(np.abs(output.weight.astype(np.int64)).sum(axis=1).max(initial=0)) + 1
     k = np.zeros((c, c), dtype=np.int64)
     for i in range(c):
         for j in range(c):
             if i == j:
                 continue
             delta = b[j] - b[i]  # need D >= delta (i < j) or D > delta (i > j)
-            k[i, j] = math.ceil(delta) if i < j else math.floor(delta) + 1
+            t = math.ceil(delta) if i < j else math.floor(delta) + 1
+            k[i, j] = min(max(t, -lim), lim)
     return k
 
 

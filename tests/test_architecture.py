@@ -17,6 +17,7 @@ BOTTOM = (
     "formats",
     "onnx_import",
     "linf",
+    "files",
     "jit",
     "data",
     "plots",

@@ -143,6 +143,24 @@ BAD_JOBS = [
     ("models = ['m.json']\ninputs = ['x0.txt']\nradii = [99]", "radii: 99"),
     ("models = ['m.json'\n", "invalid TOML"),
     ("models = ['m.json']\ninputs = ['x0.txt']\nmnist_test = [1]\nradii = [1]", "mnist_test"),
+    # numbers that are not numbers: TOML's nan and inf, strings, booleans, out of range
+    *[
+        (f"models = ['m.json']\ninputs = ['x0.txt']\nradii = [1]\n{key} = {value}", key)
+        for key in ("time_limit", "node_limit", "radius_max")
+        for value in ("nan", "inf", "-inf", "'1e-5'", "true", "0", "1e300")
+    ],
+    ("models = ['m.json']\ninputs = ['x0.txt']\nradii = [1]\nnode_limit = 2.5", "node_limit"),
+    (
+        "models = ['m.json']\ninputs = ['x0.txt']\nanalyses = ['radius']\nradius_max = 21",
+        "radius_max: 21 > input size 20",
+    ),
+    ("models = ['m.json']\ninputs = ['x0.txt']\nradii = [1]\nfree_radius = nan", "free_radius"),
+    ("models = ['m.json']\ninputs = ['x0.txt']\nradii = [1.5]", "radii"),
+    ("models = ['m.json']\ninputs = ['x0.txt']\nradii = [1]\nengine = {cout = 'bdd'}", "cout"),
+    ("models = ['m.json']\ninputs = ['x0.txt']\nradii = [1]\nengine = 3", "engine"),
+    ("models = ['m.json']\ninputs = ['x0.txt']\nradii = [1]\ndata_dir = 3", "data_dir"),
+    ("models = ['m.json']\ninputs = ['x0.txt']\nradii = [1]\nname = nan", "name"),
+    ("models = ['m.json']\ninputs = ['x0.txt']\nlinf = [nan]\nmnist_test = [1]", "linf"),
 ]
 
 

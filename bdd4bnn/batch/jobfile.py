@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,7 @@ from typing import Any
 
 from ..engines import Capability, names
 from ..errors import Bdd4bnnError
+from ..files import JOB_MAX, read_text
 from ..formats import load_indices, load_input, load_model, model_to_dict
 
 __all__ = ["Job", "JobError", "Task", "load_job", "ANALYSES"]
@@ -109,12 +111,17 @@ def _list(doc: dict, key: str, kind: type, path: Path) -> list:
     return value
 
 
-def _number(doc: dict, key: str, path: Path, kind=(int, float)) -> Any:
+def _number(doc: dict, key: str, path: Path, kind=(int, float), top: float = 1e9) -> Any:
+    """Return the positive finite number ``doc[key]`` (None when absent): TOML's ``nan`` and
+    ``inf``, strings, booleans and values past ``top`` are errors naming the key."""
     value = doc.get(key)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, kind) or value <= 0:
-        raise JobError(f"{path}: {key}: expected a positive number, got {value!r}")
+    what = "an integer" if kind is int else "a number"
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise JobError(f"{path}: {key}: expected {what}, got {value!r}")
+    if not (math.isfinite(value) and 0 < value <= top):
+        raise JobError(f"{path}: {key}: expected {what} in (0, {top:g}], got {value!r}")
     return value
 
 
@@ -140,11 +147,10 @@ def task_key(
 def load_job(path: str | Path) -> Job:
     """Parse, validate and expand a job file (one-line errors naming the field)."""
     path = Path(path)
+    text = read_text(path, JOB_MAX, "job", JobError)
     try:
-        doc = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise JobError(f"{path}: no such job file") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        doc = tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, RecursionError) as exc:
         raise JobError(f"{path}: invalid TOML ({exc})") from None
     unknown = sorted(set(doc) - KEYS)
     if unknown:
@@ -173,15 +179,24 @@ def load_job(path: str | Path) -> Job:
     if any(a != "radius" for a in analyses) and not radii and not free_sets and not linf:
         raise JobError(f"{path}: radii: count, verify and explain need radii, free_sets or linf")
     engine = doc.get("engine", "auto")
+    if isinstance(engine, dict):
+        extra = sorted(set(engine) - set(ANALYSES))
+        if extra:
+            raise JobError(f"{path}: engine.{extra[0]}: unknown analysis (expected {ANALYSES})")
+    elif not isinstance(engine, str):
+        raise JobError(f"{path}: engine: expected a name or a table per analysis")
     engines = {}
     for a in analyses:
         e = engine.get(a, "auto") if isinstance(engine, dict) else engine
         if e not in ENGINES[a]:
             raise JobError(f"{path}: engine: {e!r} cannot run {a} (choose from {ENGINES[a]})")
         engines[a] = e
-    time_limit = _number(doc, "time_limit", path)
-    node_limit = _number(doc, "node_limit", path, int)
-    radius_max = _number(doc, "radius_max", path, int)
+    time_limit = _number(doc, "time_limit", path, top=7 * 86400)
+    node_limit = _number(doc, "node_limit", path, int, top=2**40)
+    radius_max = _number(doc, "radius_max", path, int, top=2**31)
+    data_dir = doc.get("data_dir")
+    if data_dir is not None and not isinstance(data_dir, str):
+        raise JobError(f"{path}: data_dir: expected a folder path (a string)")
     free_radius = doc.get("free_radius")
     if free_radius is not None and (
         isinstance(free_radius, bool) or not isinstance(free_radius, int) or free_radius < 0
@@ -213,7 +228,7 @@ def load_job(path: str | Path) -> Job:
             from ..data import load_mnist, model_inputs
 
             try:
-                images, _ = load_mnist("test", doc.get("data_dir"))
+                images, _ = load_mnist("test", data_dir)
             except Bdd4bnnError as exc:
                 raise JobError(f"{path}: mnist_test: {mname}: {exc}") from None
             for i in mnist:
@@ -231,6 +246,10 @@ def load_job(path: str | Path) -> Job:
                     f"{path}: linf: model {mname} has no input quantizer (L∞ balls need one)"
                 )
             raws = {f"mnist-test-{i}": images[i].ravel().tolist() for i in mnist}
+        if radius_max is not None and "radius" in analyses and radius_max > model.input_size:
+            raise JobError(
+                f"{path}: radius_max: {radius_max} > input size {model.input_size} of {mname}"
+            )
         regions: list[dict[str, Any]] = []
         for r in radii:
             if r > model.input_size:

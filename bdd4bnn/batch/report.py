@@ -1,16 +1,29 @@
-"""Reports of a results store: summary CSV and JSON, PNG plots, and an index.html."""
+"""Reports of a results store: summary CSV and JSON, PNG plots, and an index.html.
+
+Text from the store (model, input and job names, reasons) is escaped for each sink: HTML
+escaping in the page, no math-text parsing in the plots (a name such as ``$x$`` stays text),
+and in the CSV a leading ``=``, ``+``, ``-``, ``@``, tab or carriage return is quoted with
+``'`` so that a spreadsheet shows the name instead of running it as a formula. The report is
+written into a temporary folder beside ``--out`` and moved into place, so a full disk or an
+unwritable folder leaves no partial report.
+"""
 
 from __future__ import annotations
 
 import csv
 import html
 import json
+import os
+import shutil
+import tempfile
 from collections import defaultdict
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ..errors import one_line
 
 __all__ = ["write_report"]
 
@@ -31,10 +44,18 @@ PLOTS = {  # file: (the plot's title, the page's caption: how to read it)
 }
 
 
+def _cell(value: Any) -> Any:
+    """Return a CSV cell: text that a spreadsheet would run as a formula is quoted."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
 def _summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for r in rows:
-        a = r["answer"] or {}
+        a = r["answer"] if isinstance(r["answer"], dict) else {}
+        expl = a.get("explanations")
         out.append(
             {
                 "key": r["key"],
@@ -48,7 +69,11 @@ def _summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "robust": a.get("robust"),
                 "adversarial": a.get("adversarial"),
                 "radius": a.get("radius"),
-                "explanation_size": (len(a["explanations"][0]) if a.get("explanations") else None),
+                "explanation_size": (
+                    len(expl[0])
+                    if isinstance(expl, list) and expl and isinstance(expl[0], list)
+                    else None
+                ),
                 "seconds": round(r["seconds"] or 0.0, 4),
                 "peak_nodes": r["peak_nodes"],
                 "reason": a.get("reason") or a.get("error"),
@@ -74,16 +99,17 @@ def _figure(out: Path, name: str, xlabel: str, ylabel: str):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
-    try:
-        yield ax
-        ax.set_xlabel(xlabel)
-        ax.set_ylabel(ylabel)
-        ax.set_title(PLOTS[name][0], fontsize=9)
-        fig.tight_layout()
-        fig.savefig(out / name)
-    finally:
-        plt.close(fig)
+    with matplotlib.rc_context({"text.parse_math": False}):  # names stay text ("$x$")
+        fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+        try:
+            yield ax
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(ylabel)
+            ax.set_title(PLOTS[name][0], fontsize=9)
+            fig.tight_layout()
+            fig.savefig(out / name)
+        finally:
+            plt.close(fig)
 
 
 def _plots(summary: list[dict[str, Any]], out: Path) -> None:
@@ -91,24 +117,28 @@ def _plots(summary: list[dict[str, Any]], out: Path) -> None:
 
     robust: dict[str, dict[int, list[bool]]] = defaultdict(lambda: defaultdict(list))
     for s in summary:
-        hamming = s["region"].startswith("r=")
+        hamming = str(s["region"]).startswith("r=") and str(s["region"])[2:].isdigit()
         if s["analysis"] in ("count", "verify") and s["status"] == "ok" and hamming:
             robust[s["model"]][int(s["region"][2:])].append(bool(s["robust"]))
     with _figure(out, "robust_vs_radius.png", "Hamming radius", "share of robust inputs") as ax:
         for model, by_r in sorted(robust.items()):
             rs = sorted(by_r)
-            ax.plot(rs, [sum(by_r[r]) / len(by_r[r]) for r in rs], marker="o", label=model)
+            ax.plot(
+                rs, [sum(by_r[r]) / len(by_r[r]) for r in rs], marker="o", label=one_line(model, 60)
+            )
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylim(-0.05, 1.05)
         if robust:
             ax.legend(fontsize=7)
 
-    counts = np.array(_ok_values(summary, "count", "adversarial"), dtype=float)
+    counts = np.array(
+        [v for v in _ok_values(summary, "count", "adversarial") if isinstance(v, int)], dtype=float
+    )
     with _figure(out, "adversarial_counts.png", "log10(adversarial inputs + 1)", "tasks") as ax:
         ax.hist(np.log10(counts + 1), bins=20)
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
 
-    radii = _ok_values(summary, "radius", "radius")
+    radii = [v for v in _ok_values(summary, "radius", "radius") if isinstance(v, int) and v >= 0]
     with _figure(out, "radius_histogram.png", "robustness radius", "inputs") as ax:
         if radii:
             ax.hist(radii, bins=range(0, max(radii) + 2), align="left", rwidth=0.8)
@@ -117,15 +147,37 @@ def _plots(summary: list[dict[str, Any]], out: Path) -> None:
 
 
 def write_report(rows: list[dict[str, Any]], out: str | Path) -> dict[str, Any]:
-    """Write summary.csv, summary.json, the PNG plots and index.html into ``out``."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    """Write summary.csv, summary.json, the PNG plots and index.html into ``out`` (all or
+    nothing: see the module docstring)."""
+    from ..errors import InputError
+
+    final = Path(out)
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    except OSError as exc:
+        raise InputError(f"{final}: cannot write the report ({exc.strerror})") from None
+    try:
+        res = _write(rows, tmp)
+        if final.is_dir():
+            for f in tmp.iterdir():
+                os.replace(f, final / f.name)
+        else:
+            os.replace(tmp, final)
+    except OSError as exc:
+        raise InputError(f"{final}: cannot write the report ({exc.strerror})") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return res | {"out": str(final)}
+
+
+def _write(rows: list[dict[str, Any]], out: Path) -> dict[str, Any]:
     summary = _summary(rows)
     fields = list(summary[0]) if summary else ["key"]
     with open(out / "summary.csv", "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=fields)
         w.writeheader()
-        w.writerows(summary)
+        w.writerows({k: _cell(v) for k, v in s.items()} for s in summary)
     totals = {s: sum(r["status"] == s for r in summary) for s in ("ok", "unknown", "error")}
     (out / "summary.json").write_text(
         json.dumps({"tasks": len(summary), "status": totals, "rows": summary}, indent=1)
@@ -158,4 +210,4 @@ tr.error{{background:#fde0e0}} figure{{display:inline-block;margin:0 1em 1em 0}}
 </tbody></table></body></html>
 """
     (out / "index.html").write_text(page)
-    return {"tasks": len(summary), "status": totals, "out": str(out)}
+    return {"tasks": len(summary), "status": totals}

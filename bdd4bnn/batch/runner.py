@@ -8,11 +8,21 @@ moment loses at most the tasks in flight and a re-run skips every finished task.
 Time limits: each analysis honours its limit cooperatively and answers ``unknown``; locally a
 task still running at twice its limit plus 5 s is killed and recorded ``unknown`` (reason:
 timeout), so no task can stall a job. On Dask the cooperative limit applies.
+
+Workers die with their parent, whatever kills it: each asks the kernel for SIGKILL when its
+parent dies (Linux ``PR_SET_PDEATHSIG``) and, everywhere, a watchdog thread exits it once it
+has been re-parented. SIGTERM (and SIGHUP) stop a local run like Ctrl-C: the workers are
+killed, finished rows stay, claims are dropped, and a re-run resumes. A worker that dies is
+stored ``crashed`` and retried by the next run. Tasks are claimed in the store before they
+start (:class:`~.store.ResultStore`), so runs sharing a database share the work.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
+import signal
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable
@@ -22,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
+from ..limits import die_with_parent
 from .jobfile import Job, Task
 from .store import ResultStore
 
@@ -62,10 +73,14 @@ def _answer(task: Task) -> tuple[str, dict[str, Any], int, str]:
 
 
 def run_task(task: Task) -> dict[str, Any]:
-    """Run one task; return its results row (status "ok", "unknown" or "error")."""
+    """Run one task; return its results row (status "ok", "unknown", "error" or, out of
+    memory, "crashed")."""
     t0 = time.perf_counter()
     try:
         status, answer, peak, engine = _answer(task)
+    except MemoryError:
+        status, peak, engine = "crashed", 0, task.engine
+        answer = {"error": "out of memory"}
     except Exception as exc:  # recorded, the job goes on
         status, peak, engine = "error", 0, task.engine
         answer = {
@@ -91,7 +106,10 @@ def _row(task: Task, status: str, answer: Any, seconds: float, peak: int, engine
     }
 
 
-def _child(task: Task, conn) -> None:  # pragma: no cover - runs in a forked process
+def _child(task: Task, conn, parent: int) -> None:  # pragma: no cover - a forked process
+    die_with_parent(parent)
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(sig, signal.SIG_DFL)
     # A forked child must not use a thread pool its parent started (torch's intra-op pool
     # deadlocks after fork): enumeration stays off the int8 kernel here.
     from ..engines.enum import stream
@@ -101,7 +119,14 @@ def _child(task: Task, conn) -> None:  # pragma: no cover - runs in a forked pro
     conn.close()
 
 
-def _run_local(tasks: list[Task], workers: int) -> Iterable[dict[str, Any]]:
+def _lease(task: Task) -> float:
+    """Return the seconds a claim on ``task`` lasts: past its hard kill, or a day."""
+    return 86400.0 if task.time_limit is None else 2 * task.time_limit + 60
+
+
+def _run_local(
+    tasks: list[Task], workers: int, claim: Callable[[Task], bool]
+) -> Iterable[dict[str, Any]]:
     ctx = mp.get_context("fork")
     pending = list(reversed(tasks))
     running: dict[Any, tuple[Any, Task, float]] = {}
@@ -109,8 +134,10 @@ def _run_local(tasks: list[Task], workers: int) -> Iterable[dict[str, Any]]:
         while pending or running:
             while pending and len(running) < workers:
                 task = pending.pop()
+                if not claim(task):  # finished or held by another run
+                    continue
                 recv, send = ctx.Pipe(duplex=False)
-                proc = ctx.Process(target=_child, args=(task, send), daemon=True)
+                proc = ctx.Process(target=_child, args=(task, send, os.getpid()), daemon=True)
                 proc.start()
                 send.close()
                 running[recv] = (proc, task, time.monotonic())
@@ -120,10 +147,12 @@ def _run_local(tasks: list[Task], workers: int) -> Iterable[dict[str, Any]]:
                     row = conn.recv()
                 except EOFError:
                     proc.join()
+                    code = proc.exitcode
+                    why = f"signal {-code}" if code is not None and code < 0 else f"exit {code}"
                     row = _row(
                         task,
-                        "error",
-                        {"error": f"worker died (exit code {proc.exitcode})"},
+                        "crashed",
+                        {"error": f"worker died ({why}); the next run retries it"},
                         time.monotonic() - started,
                         0,
                         task.engine,
@@ -152,19 +181,45 @@ def _run_local(tasks: list[Task], workers: int) -> Iterable[dict[str, Any]]:
     finally:
         for proc, _, _ in running.values():
             proc.kill()
+        for proc, _, _ in running.values():
+            proc.join()
 
 
-def _run_dask(tasks: list[Task], address: str) -> Iterable[dict[str, Any]]:
+CONNECT_SECONDS = 8.0  # an unreachable scheduler is an error after this long
+
+
+def _run_dask(
+    tasks: list[Task], address: str, claim: Callable[[Task], bool]
+) -> Iterable[dict[str, Any]]:
     from distributed import Client, as_completed
 
-    with Client(address) as client:
-        futures = [client.submit(run_task, t, key=f"bdd4bnn-{t.key}", pure=False) for t in tasks]
+    from ..errors import InputError
+
+    try:
+        client = Client(address, timeout=CONNECT_SECONDS)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise InputError(
+            f"--scheduler {address}: cannot reach it within {CONNECT_SECONDS:g} s "
+            f"({type(exc).__name__})"
+        ) from None
+    mine = [t for t in tasks if claim(t)]
+    with client:
+        futures = [client.submit(run_task, t, key=f"bdd4bnn-{t.key}", pure=False) for t in mine]
         for fut in as_completed(futures):
             yield fut.result()
 
 
+class Stopped(Exception):
+    """SIGTERM or SIGHUP reached a running job (handled like Ctrl-C)."""
+
+
+def _stop(signum: int, frame: Any) -> None:
+    raise Stopped(signal.Signals(signum).name)
+
+
 class JobSummary(dict):
-    """Counts of the job's tasks by outcome (done, unknown, failed, skipped)."""
+    """Counts of the job's tasks by outcome: done, unknown, failed (error), crashed (retried
+    by the next run), skipped (already stored), elsewhere (claimed by another run)."""
 
 
 def run_job(
@@ -174,19 +229,45 @@ def run_job(
     workers: int = 1,
     scheduler: str | None = None,
     on_row: Callable[[dict[str, Any], JobSummary], None] | None = None,
+    retry_failed: bool = False,
 ) -> JobSummary:
-    """Run the job's unfinished tasks, storing each row as it finishes."""
-    done = store.done_keys()
+    """Run the job's unfinished tasks (with ``retry_failed``, its error and unknown ones too),
+    storing each row as it finishes. SIGTERM / SIGHUP in the main thread raise
+    :class:`Stopped` after the workers are killed (finished rows stay)."""
+    done = store.done_keys(retry_failed)
     todo = [t for t in job.tasks if t.key not in done]
     summary = JobSummary(
-        total=len(job.tasks), skipped=len(job.tasks) - len(todo), done=0, unknown=0, failed=0
+        total=len(job.tasks),
+        skipped=len(job.tasks) - len(todo),
+        done=0,
+        unknown=0,
+        failed=0,
+        crashed=0,
+        elsewhere=0,
     )
-    rows = _run_dask(todo, scheduler) if scheduler else _run_local(todo, max(1, workers))
-    for row in rows:
-        row["job"] = job.name
-        store.add(row)
-        key = {"ok": "done", "unknown": "unknown"}.get(row["status"], "failed")
-        summary[key] += 1
-        if on_row:
-            on_row(row, summary)
+
+    def claim(task: Task) -> bool:
+        ok = store.claim(task.key, _lease(task), retry_failed)
+        summary["elsewhere"] += not ok
+        return ok
+
+    main = threading.current_thread() is threading.main_thread()
+    old = {s: signal.signal(s, _stop) for s in (signal.SIGTERM, signal.SIGHUP)} if main else {}
+    rows = (
+        _run_dask(todo, scheduler, claim) if scheduler else _run_local(todo, max(1, workers), claim)
+    )
+    try:
+        for row in rows:
+            row["job"] = job.name
+            store.add(row)
+            key = {"ok": "done", "unknown": "unknown", "crashed": "crashed"}.get(
+                row["status"], "failed"
+            )
+            summary[key] += 1
+            if on_row:
+                on_row(row, summary)
+    finally:
+        rows.close()  # kills the workers still running (a signal may land outside the loop)
+        for s, handler in old.items():
+            signal.signal(s, handler)
     return summary

@@ -21,6 +21,7 @@ from .common import (
     EXACT_COUNT_ENGINES,
     EXIT_ADVERSARIAL,
     FIND_ENGINES,
+    Finite,
     check_limits,
     check_output,
     friendly_errors,
@@ -46,14 +47,14 @@ from .common import (
 )
 @click.option(
     "--approx-epsilon",
-    type=float,
+    type=Finite(min=0, min_open=True),
     default=0.8,
     show_default=True,
     help="ApproxMC tolerance: estimates within a (1+eps) factor...",
 )
 @click.option(
     "--approx-delta",
-    type=float,
+    type=Finite(0, 1, min_open=True, max_open=True),
     default=0.2,
     show_default=True,
     help="...with probability at least 1 - delta.",
@@ -239,10 +240,12 @@ def verify(
     help="hamming: pixels flipped; linf: raw levels every pixel may move (needs --image and "
     "the model's input quantizer).",
 )
-@click.option("--max", "max_radius", type=int, help="Largest radius to try (default: n).")
+@click.option(
+    "--max", "max_radius", type=click.IntRange(min=0), help="Largest radius to try (default: n)."
+)
 @click.option(
     "--epsilon",
-    type=float,
+    type=Finite(0, 1, max_open=True),
     default=0.0,
     show_default=True,
     help="Tolerated share of misclassified inputs in each ball.",
@@ -472,7 +475,12 @@ def explain(
     show_default=True,
     help="The concrete inference path.",
 )
-@click.option("--confidence", type=float, default=0.999, show_default=True)
+@click.option(
+    "--confidence",
+    type=Finite(0, 1, min_open=True, max_open=True),
+    default=0.999,
+    show_default=True,
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @limit_options
 @friendly_errors

@@ -12,7 +12,7 @@ import click
 import numpy as np
 
 from ..engines import Capability, names
-from ..errors import Bdd4bnnError
+from ..errors import Bdd4bnnError, one_line
 from ..formats import load_indices, load_input, load_raw_image
 from ..model import BNN
 from ..region import Region
@@ -26,12 +26,27 @@ EXIT_BAD_INPUT = 2
 EXIT_UNKNOWN = 3
 EXIT_INTERNAL = 4
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a process killed by it
 SCHEMA = 1  # version of every JSON document the command line prints
+
+
+class Finite(click.FloatRange):
+    """A float option that must be finite (click's FloatRange lets NaN and ±inf through:
+    every comparison with NaN is false) and within its range."""
+
+    name = "number"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        number = click.types.FloatParamType.convert(self, value, param, ctx)
+        if not np.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return super().convert(number, param, ctx)
 
 
 def fail(message: str, as_json: bool = False) -> None:
     """Print one error line on stderr (and, under ``--json``, an error object on stdout);
     exit 2."""
+    message = one_line(message)
     click.echo(f"bdd4bnn: error: {message}", err=True)
     if as_json:
         click.echo(json.dumps({"schema": SCHEMA, "status": "error", "error": message}))
@@ -81,7 +96,25 @@ def check_output(path: str | None, what: str, suffixes: tuple[str, ...] = ()) ->
 
 class Cli(click.Group):
     """The command group: Ctrl-C exits 130, an unexpected error exits 4 with one line (set
-    BDD4BNN_DEBUG=1 for the traceback); the documented codes stay for the verdicts."""
+    BDD4BNN_DEBUG=1 for the traceback); the documented codes stay for the verdicts. Usage
+    errors (bad options, values out of range) are one line too, exit 2."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kw: Any) -> Any:
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kw)
+        try:
+            code = super().main(*args, standalone_mode=False, **kw)
+        except click.UsageError as exc:
+            hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+            click.echo(f"bdd4bnn: error: {one_line(exc.format_message())}{hint}", err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            click.echo(f"bdd4bnn: error: {one_line(exc.format_message())}", err=True)
+            sys.exit(exc.exit_code)
+        except click.exceptions.Abort:
+            click.echo("bdd4bnn: interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx: click.Context) -> Any:
         import os
@@ -93,11 +126,15 @@ class Cli(click.Group):
         except KeyboardInterrupt:
             click.echo("bdd4bnn: interrupted", err=True)
             sys.exit(EXIT_INTERRUPTED)
+        except BrokenPipeError:  # the reader went away (| head): stop quietly, as tools do
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            sys.exit(EXIT_BROKEN_PIPE)
         except Exception as exc:
             if os.environ.get("BDD4BNN_DEBUG"):
                 raise
             click.echo(
-                f"bdd4bnn: internal error: {type(exc).__name__}: {exc} "
+                f"bdd4bnn: internal error: {type(exc).__name__}: {one_line(exc)} "
                 "(please report it; BDD4BNN_DEBUG=1 shows the traceback)",
                 err=True,
             )
@@ -108,8 +145,14 @@ def limit_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Add the options every analysis command shares: --timeout, --max-nodes, --backend,
     --json, --quiet."""
     options = [
-        click.option("--timeout", type=float, help="Give up after this many seconds (unknown)."),
-        click.option("--max-nodes", type=int, help="Give up past this many live BDD nodes."),
+        click.option(
+            "--timeout",
+            type=Finite(min=0, min_open=True),
+            help="Give up after this many seconds (unknown).",
+        ),
+        click.option(
+            "--max-nodes", type=click.IntRange(min=1), help="Give up past this many live BDD nodes."
+        ),
         click.option(
             "--backend",
             type=click.Choice(["auto", "cudd", "autoref"]),
@@ -279,13 +322,13 @@ def linf_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     ``--image``, in raw units or on the unit scale."""
     fn = click.option(
         "--linf-float",
-        type=float,
+        type=Finite(0, 1),
         help="The same ball with EPS on the [0, 1] scale (uint8: raw/255, so 0.1 is "
         "25 whole levels).",
     )(fn)
     return click.option(
         "--linf",
-        type=float,
+        type=Finite(min=0),
         help="L∞ ball around --image: every raw value moved by at most EPS raw levels "
         "(clipped to the raw range); needs the model's input quantizer.",
     )(fn)
@@ -294,8 +337,8 @@ def linf_option(fn: Callable[..., Any]) -> Callable[..., Any]:
 def show(rows: list[tuple[str, object]]) -> None:
     """Print aligned ``key: value`` lines."""
     width = max(len(k) for k, _ in rows) + 2
-    for key, value in rows:
-        click.echo(f"{key + ':':<{width}}{value}")
+    for key, value in rows:  # names come from files: escaped for the terminal
+        click.echo(f"{key + ':':<{width}}{one_line(value, limit=10_000)}")
 
 
 def head(net: BNN, region: Region | None, label: int) -> list[tuple[str, object]]:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 
 import click
 
-from ..errors import InputError
+from ..errors import one_line
 from .common import check_output, friendly_errors
 
 
@@ -22,18 +23,28 @@ from .common import check_output, friendly_errors
     help="Local worker processes.",
 )
 @click.option("--scheduler", help="Dask scheduler address (tcp://host:8786): run there.")
+@click.option(
+    "--retry-failed",
+    is_flag=True,
+    help="Also rerun tasks stored as error or unknown (crashed ones are always rerun).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @friendly_errors
-def batch(job, db, workers, scheduler, quiet) -> None:
-    """Run a batch job (TOML) and store one row per task; re-running skips finished tasks."""
+def batch(job, db, workers, scheduler, retry_failed, quiet) -> None:
+    """Run a batch job (TOML) and store one row per task; re-running skips finished tasks.
+
+    SIGTERM, SIGHUP and Ctrl-C stop the run: workers are killed, finished rows stay, and a
+    re-run resumes. Runs sharing one --db share the work (tasks are claimed in it)."""
     from tqdm import tqdm
 
     from ..batch import ResultStore, load_job, run_job
+    from ..batch.runner import Stopped
 
     check_output(db, "--db")
     spec = load_job(job)
     with ResultStore(db) as store:
-        todo = len(spec.tasks) - len(store.done_keys() & {t.key for t in spec.tasks})
+        done = store.done_keys(retry_failed)
+        todo = len(spec.tasks) - len(done & {t.key for t in spec.tasks})
         bar = tqdm(
             total=todo,
             desc=spec.name,
@@ -49,24 +60,40 @@ def batch(job, db, workers, scheduler, quiet) -> None:
             )
 
         try:
-            summary = run_job(spec, store, workers=workers, scheduler=scheduler, on_row=on_row)
+            summary = run_job(
+                spec,
+                store,
+                workers=workers,
+                scheduler=scheduler,
+                on_row=on_row,
+                retry_failed=retry_failed,
+            )
+        except Stopped as exc:
+            bar.close()
+            click.echo(
+                f"bdd4bnn: stopped by {exc}: finished tasks are stored in {one_line(db)}; "
+                "run the job again to resume",
+                err=True,
+            )
+            sys.exit(128 + int(getattr(signal, str(exc))))
         finally:
             bar.close()
+    extra = "".join(
+        f", {summary[k]} {label}"
+        for k, label in (("crashed", "crashed (retried next run)"), ("elsewhere", "run elsewhere"))
+        if summary[k]
+    )
     click.echo(
-        f"{spec.name}: {summary['total']} tasks: {summary['done']} done, "
-        f"{summary['unknown']} unknown, {summary['failed']} failed, "
-        f"{summary['skipped']} already in {db}"
+        f"{one_line(spec.name)}: {summary['total']} tasks: {summary['done']} done, "
+        f"{summary['unknown']} unknown, {summary['failed']} failed{extra}, "
+        f"{summary['skipped']} already in {one_line(db)}"
     )
 
 
 def _open_store(db: str):
-    from pathlib import Path
-
     from ..batch import ResultStore
 
-    if not Path(db).is_file():
-        raise InputError(f"{db}: no such results database")
-    return ResultStore(db)
+    return ResultStore(db, readonly=True)
 
 
 @click.command()

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import click
 
+from ..errors import one_line
 from ..formats import load_model
-from .common import check_output, emit, fail, friendly_errors
+from .common import Finite, check_output, emit, fail, friendly_errors
 
 
 def _parse_arch(arch: str) -> list[int]:
@@ -26,14 +27,22 @@ def _parse_arch(arch: str) -> list[int]:
 
 @click.command()
 @click.option("--arch", required=True, help="Layer sizes, input first: e.g. 100-50-20-10.")
-@click.option("--size", type=int, required=True, help="Input image side s (s*s pixels).")
+@click.option(
+    "--size", type=click.IntRange(min=1), required=True, help="Input image side s (s*s pixels)."
+)
 @click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=2), default=128, show_default=True)
-@click.option("--lr", type=float, default=1e-2, show_default=True, help="Adam learning rate.")
+@click.option(
+    "--lr",
+    type=Finite(min=0, min_open=True),
+    default=1e-2,
+    show_default=True,
+    help="Adam learning rate.",
+)
 @click.option(
     "--threshold",
-    type=float,
+    type=Finite(0, 1),
     default=None,
     help="Binarization threshold of the preprocessing (default 0.4).",
 )
@@ -134,9 +143,9 @@ def eval_(model, data_dir, split, as_json) -> None:
 
 @click.command(name="dataset-input")
 @click.option("--index", type=click.IntRange(min=0), required=True, help="Image index.")
-@click.option("--size", type=int, help="Image side s (or take it from --model).")
+@click.option("--size", type=click.IntRange(min=1), help="Image side s (or take it from --model).")
 @click.option("--model", type=click.Path(), help="Use this model's preprocessing.")
-@click.option("--threshold", type=float, help="Binarization threshold (default 0.4).")
+@click.option("--threshold", type=Finite(0, 1), help="Binarization threshold (default 0.4).")
 @click.option("--split", type=click.Choice(["test", "train"]), default="test", show_default=True)
 @click.option("--data-dir", type=click.Path(), help="Folder of the MNIST IDX files.")
 @click.option("--out", required=True, type=click.Path(), help="Input file to write.")
@@ -178,7 +187,7 @@ def info(model, as_json) -> None:
     layers = out["layers"]
 
     def human() -> None:
-        click.echo(f"model:      {out['name']}")
+        click.echo(f"model:      {one_line(out['name'])}")
         click.echo(f"layers:     {'-'.join(map(str, net.layer_sizes))}")
         click.echo(f"parameters: {net.num_parameters}")
         q = out["input_quantizer"]

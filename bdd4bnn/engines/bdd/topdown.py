@@ -159,6 +159,7 @@ def compile_classes(
     the tree passes ``cap`` undecided nodes (or the budget's node limit: each undecided node
     becomes up to one BDD node per class) or its expansion ``seconds``. Raises LimitReached
     past the budget."""
+    from ...jit import compiled_call
     from .topdown_loop import BROKEN, FULL, PAUSED, expand
 
     if budget.max_nodes is not None:
@@ -167,8 +168,9 @@ def compile_classes(
     tab, acc0, vals = tables(blocks, classes, known0, region)
     st = _state(tab, acc0, vals, cap)
     start = time.perf_counter()
+    budget.check()
     while True:
-        status = expand(tab, st, SLICE, cap)
+        status = compiled_call(budget, expand, tab, st, SLICE, cap)
         budget.check()
         if status != PAUSED:
             break

@@ -39,7 +39,6 @@ class EnumPrepared(Prepared):
                 distances = [k - len(forced) for k in distances if k >= len(forced)]
         return enum_find(self.model, region, classes, budget=self.budget, distances=distances)
 
-
     def weighted_counts(self, low, high):
         import math
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 import os
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 
@@ -45,7 +46,8 @@ __all__ = ["available", "subtree_counts", "SIZE_MAX"]
 LOOP_MODULE = "bdd4bnn.engines.enum.subtree_loop"
 SIZE_MAX = 1 << 62  # counts are int64 inside the compiled loop
 BATCH_ROWS = 8192  # the most descendants of a node classified in one vectorised batch
-SLICE = 1 << 16  # nodes per compiled call (a stop request is seen between calls)
+SLICE = 1 << 16  # the most nodes per compiled call (a stop request is seen between calls)
+SLICE_SECONDS = 0.05  # the time a call aims at (nodes cost more on large models)
 
 
 def cpus() -> int:
@@ -178,6 +180,7 @@ def subtree_counts(
     """
     if region.size >= SIZE_MAX:
         raise ValueError("region too large for int64 subtree counts")
+    from ...jit import compiled_call
     from .subtree_loop import walk
 
     tab = _Tables(model, region, distances)
@@ -195,7 +198,13 @@ def subtree_counts(
     reg = Reg(tab.allowed, tab.binom)
     root = _state(tab, c, batch_rows)
     root.state[3] = 1  # the probe counts the root itself
-    nodes = [walk(net, reg, root, tab.r, tab.s, 0, 0, 1)]
+    try:
+        if budget:
+            budget.check()
+        nodes = [compiled_call(budget, walk, net, reg, root, tab.r, tab.s, 0, 0, 1)]
+    except LimitReached as exc:  # nothing settled yet: zero is the lower bound
+        exc.partial = [0] * c
+        raise
     totals = root.counts
     if progress:
         progress(int(totals.sum()))
@@ -222,13 +231,17 @@ def subtree_counts(
                 return
             st.state[:] = 0
             root_again = 1  # a task's first slice walks its own copy of the root
+            size = 64  # nodes per call, adapted so that a call takes about SLICE_SECONDS
             while not stop.is_set():
-                visited = walk(own, own_reg, st, tab.r, tab.s, t0, t0 + 1, SLICE)
+                t = time.perf_counter()
+                visited = walk(own, own_reg, st, tab.r, tab.s, t0, t0 + 1, size)
+                took = time.perf_counter() - t
                 with lock:
                     nodes.append(visited - root_again)
                 root_again = 0
                 if st.state[0] == 0:
                     break
+                size = int(min(SLICE, max(16, size * SLICE_SECONDS / max(took, 1e-5))))
 
     n = threads or cpus()
     done = first = int(totals.sum())
