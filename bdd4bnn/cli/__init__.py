@@ -13,7 +13,7 @@ from __future__ import annotations
 import click
 
 from .. import __version__
-from . import analyses, jobs, models
+from . import analyses, faults, jobs, models
 from .common import Cli
 
 
@@ -23,7 +23,7 @@ def main() -> None:
     """Exact verification and quantitative analysis of binarized neural networks."""
 
 
-for _module in (analyses, models, jobs):
+for _module in (analyses, models, jobs, faults):
     for _command in _module.COMMANDS:
         main.add_command(_command)
 

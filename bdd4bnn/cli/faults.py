@@ -1,0 +1,167 @@
+"""The ``faults`` command group: weight bit errors, exactly (:mod:`bdd4bnn.analyses.faults`)."""
+
+from __future__ import annotations
+
+import math
+import sys
+from typing import Any
+
+import click
+
+from ..errors import LimitReached
+from .common import (
+    EXIT_UNKNOWN,
+    Finite,
+    emit,
+    friendly_errors,
+    load_center,
+    show,
+)
+
+__all__ = ["COMMANDS"]
+
+
+def _layers(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        return [int(t) for t in text.replace(",", " ").split()]
+    except ValueError:
+        raise click.BadParameter(f"expected layer indices like 0,1, got {text!r}") from None
+
+
+def _common(fn):
+    options = [
+        click.argument("model", type=click.Path()),
+        click.option("--input", "input_file", type=click.Path(), help="Input file (±1 or 0/1)."),
+        click.option("--image", type=click.Path(), help="Or a raw image, binarized."),
+        click.option(
+            "--layers",
+            help="Faulty layers, 0-based: hidden blocks, then the output layer (default: all).",
+        ),
+        click.option("--timeout", type=Finite(min=0, min_open=True), help="Give up after this."),
+        click.option("--json", "as_json", is_flag=True, help="Print one JSON object."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return friendly_errors(fn)
+
+
+def _load(model: str, input_file: str | None, image: str | None):
+    from ..formats import load_model
+
+    net = load_model(model)
+    return net, load_center(net, input_file, image)
+
+
+def _head(net, label: int) -> list[tuple[str, object]]:
+    sizes = "-".join(map(str, net.layer_sizes))
+    return [("model", f"{net.name} ({sizes})"), ("label", label)]
+
+
+def _unknown(exc: LimitReached, as_json: bool) -> None:
+    emit({"status": "unknown", "reason": str(exc)}, as_json, lambda: click.echo(f"unknown: {exc}"))
+    sys.exit(EXIT_UNKNOWN)
+
+
+@click.group()
+def faults() -> None:
+    """Exact analysis of weight bit errors (each stored ±1 weight may flip)."""
+
+
+@faults.command(name="min")
+@_common
+@click.option("--max", "max_flips", type=click.IntRange(min=0), default=3, show_default=True)
+@click.option("--target", type=click.IntRange(min=0), help="Only flips to this class count.")
+def min_command(model, input_file, image, layers, timeout, as_json, max_flips, target) -> None:
+    """The fewest weight flips that change the decision, with a checked flip set."""
+    from ..analyses.faults import min_flips
+
+    net, x = _load(model, input_file, image)
+    try:
+        doc = min_flips(net, x, max_flips, target=target, layers=_layers(layers), timeout=timeout)
+    except LimitReached as exc:
+        _unknown(exc, as_json)
+    doc["status"] = "ok"
+
+    def human() -> None:
+        rows = _head(net, doc["label"])
+        if doc["min_flips"] is None:
+            rows.append(("result", f"no set of at most {doc['max_flips']} flips changes it"))
+        else:
+            rows += [
+                ("min flips", doc["min_flips"]),
+                ("flips", " ".join(f"{a}:{b}:{c}" for a, b, c in doc["flips"])),
+                ("faulted class", doc["faulted_class"]),
+            ]
+        show(rows)
+
+    emit(doc, as_json, human)
+
+
+@faults.command(name="count")
+@_common
+@click.option("--flips", "max_flips", type=click.IntRange(min=0), required=True)
+def count_command(model, input_file, image, layers, timeout, as_json, max_flips) -> None:
+    """Exact counts of the flip sets of each size k ≤ K that change the decision."""
+    from ..analyses.faults import fault_counts
+
+    net, x = _load(model, input_file, image)
+    try:
+        res = fault_counts(net, x, max_flips, layers=_layers(layers), timeout=timeout)
+    except LimitReached as exc:
+        _unknown(exc, as_json)
+    changed = res.changed()
+    total = [math.comb(res.bits, k) for k in range(max_flips + 1)]
+    doc: dict[str, Any] = {
+        "status": "ok",
+        "label": res.label,
+        "weight_bits": res.bits,
+        "changed": changed,
+        "per_class": res.per_class,
+        "total": total,
+        "share": [c / t for c, t in zip(changed, total, strict=True)],
+    }
+
+    def human() -> None:
+        rows = _head(net, res.label)
+        for k in range(max_flips + 1):
+            rows.append((f"k={k}", f"{changed[k]} of {total[k]} change it ({doc['share'][k]:.3g})"))
+        show(rows)
+
+    emit(doc, as_json, human)
+
+
+@faults.command(name="rate")
+@_common
+@click.option("--ber", type=Finite(0, 1), required=True, help="Bit error rate p in [0, 1].")
+@click.option(
+    "--width",
+    type=Finite(0, 1, min_open=True),
+    default=1e-6,
+    show_default=True,
+    help="Stop once the interval is this narrow.",
+)
+def rate_command(model, input_file, image, layers, timeout, as_json, ber, width) -> None:
+    """A rigorous interval for the probability that the decision changes at BER p."""
+    from ..analyses.faults import fault_rate
+
+    net, x = _load(model, input_file, image)
+    doc = fault_rate(net, x, ber, layers=_layers(layers), width=width, timeout=timeout)
+
+    def human() -> None:
+        rows = _head(net, doc["label"])
+        rows += [
+            ("P(changed)", f"[{doc['lo']:.6g}, {doc['hi']:.6g}] (width {doc['width']:.2g})"),
+            ("method", doc["method"]),
+        ]
+        if doc["status"] != "ok":
+            rows.append(("stopped", doc["reason"]))
+        show(rows)
+
+    emit(doc, as_json, human)
+    if doc["status"] != "ok":
+        sys.exit(EXIT_UNKNOWN)
+
+
+COMMANDS = [faults]

@@ -1,0 +1,217 @@
+"""Weight faults against brute force: every flip set of tiny networks enumerated."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from bdd4bnn.analyses.faults import apply_flips, fault_counts, fault_rate, min_flips
+from bdd4bnn.errors import RegionError
+from bdd4bnn.model import BNN
+from bdd4bnn.semantics import classify
+
+from .conftest import bnns
+
+
+def _positions(model: BNN, layers=None):
+    mats = [b.weight for b in model.blocks] + [model.output.weight]
+    return [
+        (li, r, c)
+        for li, w in enumerate(mats)
+        if layers is None or li in layers
+        for r in range(w.shape[0])
+        for c in range(w.shape[1])
+    ]
+
+
+def _binary(model: BNN) -> bool:
+    return (
+        not any((b.weight == 0).any() for b in model.blocks)
+        and not (model.output.weight == 0).any()
+    )
+
+
+def _brute(model, x, K, layers=None):
+    pos = _positions(model, layers)
+    per = np.zeros((model.num_classes, K + 1), dtype=object)
+    for k in range(K + 1):
+        for flips in itertools.combinations(pos, k):
+            per[int(classify(apply_flips(model, flips), x)), k] += 1
+    return per
+
+
+def _small(model: BNN) -> bool:
+    return len(_positions(model)) <= 40
+
+
+@settings(max_examples=40, deadline=None)
+@given(bnns(max_inputs=4, max_blocks=2, max_width=4), st.data())
+def test_fault_counts_and_min_equal_brute_force(model, data):
+    assume(_binary(model) and _small(model))
+    x = np.array(
+        data.draw(
+            st.lists(st.sampled_from([-1, 1]), min_size=model.input_size, max_size=model.input_size)
+        ),
+        dtype=np.int8,
+    )
+    n_layers = len(model.blocks) + 1
+    layers = data.draw(st.none() | st.sets(st.integers(0, n_layers - 1), min_size=1))
+    K = min(3, len(_positions(model, layers)))
+    res = fault_counts(model, x, K, layers=None if layers is None else sorted(layers))
+    want = _brute(model, x, K, layers)
+    assert [list(r) for r in res.per_class] == [list(r) for r in want]
+    label = int(classify(model, x))
+    m = min_flips(model, x, K, layers=None if layers is None else sorted(layers))
+    changed = [
+        sum(want[c][k] for c in range(model.num_classes) if c != label) for k in range(K + 1)
+    ]
+    first = next((k for k, v in enumerate(changed) if v), None)
+    assert m["min_flips"] == first
+    if first is not None:
+        flips = [tuple(f) for f in m["flips"]]
+        assert len(set(flips)) == first
+        assert int(classify(apply_flips(model, flips), x)) == m["faulted_class"] != label
+
+
+@settings(max_examples=25, deadline=None)
+@given(bnns(max_inputs=3, max_blocks=2, max_width=2), st.data())
+def test_fault_rate_interval_contains_the_exact_rate(model, data):
+    pos = _positions(model)
+    assume(_binary(model) and len(pos) <= 14)
+    x = np.array(
+        data.draw(
+            st.lists(st.sampled_from([-1, 1]), min_size=model.input_size, max_size=model.input_size)
+        ),
+        dtype=np.int8,
+    )
+    p = data.draw(st.sampled_from([Fraction(1, 1000), Fraction(1, 20), Fraction(3, 10)]))
+    label = int(classify(model, x))
+    exact = Fraction(0)
+    for k in range(len(pos) + 1):
+        bad = sum(
+            int(classify(apply_flips(model, f), x)) != label for f in itertools.combinations(pos, k)
+        )
+        exact += bad * p**k * (1 - p) ** (len(pos) - k)
+    res = fault_rate(model, x, float(p), width=1e-9)
+    assert res["status"] == "ok"
+    assert res["lo"] <= exact <= res["hi"]
+    assert res["hi"] - res["lo"] <= 1e-6
+
+
+def test_a_mutated_dot_change_is_caught(monkeypatch):
+    """An off-by-one in a fault's dot change (D − 2a + 2b → D − 2a + 2b + 1) must fail."""
+    import bdd4bnn.analyses.faults as faults
+
+    rng = np.random.default_rng(3)
+    model = BNN.build(
+        5,
+        [{"weight": rng.choice([-1, 1], (4, 5)), "bias": [0.0, 1.0, -1.0, 2.0]}],
+        {"weight": rng.choice([-1, 1], (3, 4))},
+    )
+    mismatch = 0
+    for seed in range(20):
+        x = np.random.default_rng(seed).choice([-1, 1], 5).astype(np.int8)
+        good = fault_counts(model, x, 2).per_class
+        real = faults.neuron_fires
+        monkeypatch.setattr(faults, "neuron_fires", lambda b, j, d, real=real: real(b, j, d + 1))
+        bad = fault_counts(model, x, 2).per_class
+        monkeypatch.setattr(faults, "neuron_fires", real)
+        mismatch += good != bad and [list(r) for r in good] == [
+            list(r) for r in _brute(model, x, 2)
+        ]
+    assert mismatch > 0
+
+
+@pytest.mark.parametrize(
+    "call,needle",
+    [
+        (lambda m, x: fault_rate(m, x, float("nan")), "ber"),
+        (lambda m, x: fault_rate(m, x, 1.5), "ber"),
+        (lambda m, x: fault_rate(m, x, "0.1"), "ber"),
+        (lambda m, x: fault_counts(m, x, -1), "flips"),
+        (lambda m, x: fault_counts(m, x, 10**6), "flips"),
+        (lambda m, x: fault_counts(m, x, 1, layers=[5]), "layer"),
+        (lambda m, x: min_flips(m, x, 1, target=9), "target"),
+    ],
+)
+def test_bad_fault_arguments_are_one_line_errors(call, needle):
+    model = BNN.build(3, [{"weight": np.ones((2, 3))}], {"weight": np.array([[1, 1], [1, -1]])})
+    with pytest.raises(RegionError, match=needle):
+        call(model, np.array([1, -1, 1], dtype=np.int8))
+
+
+def test_counts_add_up_on_the_shipped_model():
+    from bdd4bnn.formats import load_model
+
+    from .conftest import ROOT
+
+    model = load_model(ROOT / "models" / "mnist_10x10_100-50-20-10.json")
+    x = np.random.default_rng(0).choice([-1, 1], 100).astype(np.int8)
+    res = fault_counts(model, x, 2)
+    total = sum(b.weight.size for b in model.blocks) + model.output.weight.size
+    assert [sum(r[k] for r in res.per_class) for k in range(3)] == [
+        math.comb(total, k) for k in range(3)
+    ]
+
+
+def test_cli_faults_json_and_bad_input(tmp_path):
+    import json
+
+    from bdd4bnn.formats import save_model
+
+    from .test_cli import run
+
+    rng = np.random.default_rng(5)
+    model = BNN.build(
+        6,
+        [{"weight": rng.choice([-1, 1], (4, 6)), "bias": [0.5, -0.5, 0.0, 1.0]}],
+        {"weight": rng.choice([-1, 1], (3, 4))},
+    )
+    save_model(model, tmp_path / "m.json")
+    x = rng.choice([-1, 1], 6).astype(np.int8)
+    (tmp_path / "x.txt").write_text(" ".join(map(str, x)))
+    args = [tmp_path / "m.json", "--input", tmp_path / "x.txt", "--json"]
+    code, out, _ = run("faults", "count", *args, "--flips", 2)
+    doc = json.loads(out)
+    want = _brute(model, x, 2)
+    assert code == 0 and doc["per_class"] == [list(r) for r in want]
+    assert doc["total"] == [math.comb(36, k) for k in range(3)]
+    assert doc["changed"] == [
+        sum(want[c][k] for c in range(3) if c != doc["label"]) for k in range(3)
+    ]
+    code, out, _ = run("faults", "min", *args, "--max", 3)
+    doc = json.loads(out)
+    assert code == 0 and set(doc) >= {"min_flips", "flips", "faulted_class"}
+    code, out, _ = run("faults", "rate", *args, "--ber", "0.01")
+    doc = json.loads(out)
+    assert code == 0 and 0 <= doc["lo"] <= doc["hi"] <= 1
+    for bad in (
+        ["rate", "--ber", "nan"],
+        ["rate", "--ber", "2"],
+        ["count", "--flips", "99"],
+        ["count", "--flips", "1", "--layers", "7"],
+        ["count", "--flips", "-1"],
+    ):
+        code, _, err = run("faults", bad[0], *args, *bad[1:])
+        assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_fault_rate_honours_its_timeout():
+    import time
+
+    from bdd4bnn.formats import load_model
+
+    from .conftest import ROOT
+
+    model = load_model(ROOT / "models" / "mnist_28x28_784-100-10.json")
+    x = np.random.default_rng(2).choice([-1, 1], 784).astype(np.int8)
+    t0 = time.perf_counter()
+    res = fault_rate(model, x, 0.02, timeout=0.5, width=1e-12)
+    assert time.perf_counter() - t0 <= 1.5
+    assert res["status"] == "unknown" and 0 <= res["lo"] <= res["hi"] <= 1
