@@ -65,7 +65,8 @@ def compiled(fn):  # type: ignore[no-untyped-def]
 
 
 def compiled_call(budget: Any, fn: Callable[..., Any], *args: Any) -> Any:
-    """Return ``fn(*args)`` for a compiled ``fn``; while its machine code is not ready in this
+    """Return ``fn(*args)`` for a compiled ``fn`` (or a first call that imports heavy modules,
+    such as torch: then always in the thread); while its machine code is not ready in this
     process (the first call compiles it, or loads it from the cache: seconds), the call runs
     in a daemon thread and the caller waits on ``budget``, so that a time limit stops the wait
     (:class:`~bdd4bnn.errors.LimitReached`; the compilation goes on in the background and the

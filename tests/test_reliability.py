@@ -467,3 +467,20 @@ def test_unreachable_scheduler_fails_fast(tmp_path):
     )
     assert time.perf_counter() - t0 < 15
     assert res.exit_code == 2 and len(res.stderr.strip().splitlines()) == 1, res.stderr
+
+
+def test_crosscheck_in_a_fresh_process_returns_within_its_timeout(tmp_path):
+    """The formal pass gives up; importing torch for the concrete pass must not follow."""
+    code = (
+        "import time, numpy as np\n"
+        "from bdd4bnn import load_model, Region\n"
+        "from bdd4bnn.analyses import crosscheck\n"
+        f"m = load_model({str(ROOT / 'models' / 'mnist_28x28_784-100-10.json')!r})\n"
+        "x = np.random.default_rng(0).choice([-1, 1], 784).astype(np.int8)\n"
+        "t = time.perf_counter()\n"
+        "r = crosscheck(m, Region.hamming(x, 10), samples=1000, timeout=0.5)\n"
+        "print(r.status, time.perf_counter() - t)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    status, took = out.stdout.split()
+    assert status == "unknown" and float(took) <= 1.5, out.stdout

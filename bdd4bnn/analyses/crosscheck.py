@@ -82,10 +82,13 @@ def crosscheck(
     >>> crosscheck(net, Region.hamming(x, 2), exhaustive=True, path="float32").consistent
     True
     """
-    from ..kernels import predict
-    from ..kernels.predict import check_path
-
     check_limits(timeout, max_nodes)
+    budget = Budget(timeout, max_nodes)  # from here: importing the kernels counts too
+    from ..jit import compiled_call
+    from ..kernels.predict import PATHS, check_path
+
+    if path not in PATHS:
+        check_path(path)  # the one-line error
     if exhaustive == (samples is not None):
         raise RegionError("give exactly one of samples or exhaustive")
     if samples is not None and (
@@ -98,10 +101,8 @@ def crosscheck(
         or not 0 < confidence < 1
     ):
         raise RegionError(f"confidence: must lie in (0, 1), got {confidence!r}")
-    used_path = check_path(path)
     bar = as_progress(progress)
     choice = choose_engine.for_count(model, region, engine)
-    budget = Budget(timeout, max_nodes)
     t_formal = time.perf_counter()
     per_class, status, reason = None, "ok", None
     try:
@@ -118,11 +119,17 @@ def crosscheck(
         mode="exhaustive" if exhaustive else "samples",
         formal=per_class,
         engine=choice.engine,
-        path=used_path,
+        path=path,
         formal_seconds=time.perf_counter() - t_formal,
         reason=reason,
     )
     if per_class is None:
+        return res
+    try:  # resolving the path imports torch (seconds in a fresh process): within the limit
+        res.path = used_path = compiled_call(budget, check_path, path)
+        from ..kernels import predict
+    except LimitReached as exc:
+        res.status, res.reason = "unknown", f"{exc.reason} (loading the inference path)"
         return res
     c = model.num_classes
     t0 = time.perf_counter()
