@@ -84,3 +84,47 @@ def _draw(center, explanations, essential, path, title, side) -> tuple[int, int]
     width, height = fig.canvas.get_width_height()
     plt.close(fig)
     return width, height
+
+
+def draw_fault_curve(
+    simulated: Sequence[dict],
+    exact: Sequence[dict],
+    path: str | Path,
+    title: str = "",
+) -> None:
+    """Plot accuracy against bit error rate (log axis): simulated accuracy with its Wilson
+    interval, and the exact (rigorous) intervals where computed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    with matplotlib.rc_context({"text.parse_math": False}):
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(6, 4), dpi=_DPI)
+        try:
+            rows = [r for r in simulated if r["accuracy"] is not None and r["ber"] > 0]
+            xs = [r["ber"] for r in rows]
+            acc = np.array([r["accuracy"] for r in rows])
+            err = np.array([acc - [r["lo"] for r in rows], [r["hi"] for r in rows] - acc])
+            ax.errorbar(xs, acc, yerr=err, fmt="o-", capsize=3, label="simulated (Wilson)")
+            ex = [r for r in exact if r["ber"] > 0]
+            if ex:
+                ax.vlines(
+                    [r["ber"] for r in ex],
+                    [r["lo"] for r in ex],
+                    [r["hi"] for r in ex],
+                    colors="tab:red",
+                    linewidth=6,
+                    alpha=0.5,
+                    label="exact interval",
+                )
+            ax.set_xscale("log")
+            ax.set_xlabel("bit error rate of the stored weights")
+            ax.set_ylabel("accuracy")
+            if title:
+                ax.set_title(one_line(title, 120), fontsize=9)
+            ax.legend(fontsize=8)
+            fig.tight_layout()
+            fig.savefig(path)
+        finally:
+            plt.close(fig)

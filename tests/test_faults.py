@@ -215,3 +215,99 @@ def test_fault_rate_honours_its_timeout():
     res = fault_rate(model, x, 0.02, timeout=0.5, width=1e-12)
     assert time.perf_counter() - t0 <= 1.5
     assert res["status"] == "unknown" and 0 <= res["lo"] <= res["hi"] <= 1
+
+
+def test_simulated_accuracy_overlaps_the_exact_interval():
+    from bdd4bnn.analyses.faults import exact_accuracy, simulate
+
+    rng = np.random.default_rng(8)
+    model = BNN.build(
+        12,
+        [{"weight": rng.choice([-1, 1], (6, 12)), "bias": rng.normal(size=6)}],
+        {"weight": rng.choice([-1, 1], (3, 6))},
+    )
+    x = rng.choice([-1, 1], (40, 12)).astype(np.int8)
+    y = classify(model, x)
+    y[:5] = (y[:5] + 1) % 3  # some misclassified inputs, which faults may make correct
+    sim = simulate(model, x, y, [0.02, 0.2], trials=400, path="float32", confidence=0.999)
+    for row in sim["curve"]:
+        ex = exact_accuracy(model, x, y, row["ber"], width=1e-7)
+        assert ex["status"] == "ok" and ex["lo"] <= ex["hi"]
+        assert row["lo"] <= ex["hi"] and ex["lo"] <= row["hi"], (row, ex)
+
+
+def test_cli_faults_simulate_json_and_png(tmp_path):
+    import json
+
+    from bdd4bnn.formats import save_model
+
+    from .test_cli import run
+
+    rng = np.random.default_rng(9)
+    model = BNN.build(
+        9, [{"weight": rng.choice([-1, 1], (4, 9))}], {"weight": rng.choice([-1, 1], (3, 4))}
+    )
+    save_model(model, tmp_path / "m.json")
+    (tmp_path / "x.txt").write_text(" ".join(map(str, rng.choice([-1, 1], 9))))
+    code, out, err = run(
+        "faults",
+        "simulate",
+        tmp_path / "m.json",
+        "--input",
+        tmp_path / "x.txt",
+        "--ber",
+        "0.01",
+        "--ber",
+        "0.1",
+        "--trials",
+        50,
+        "--exact",
+        "--path",
+        "float32",
+        "--png",
+        tmp_path / "c.png",
+        "--json",
+    )
+    assert code == 0, err
+    doc = json.loads(out)
+    assert [r["ber"] for r in doc["curve"]] == [0.01, 0.1] and len(doc["exact"]) == 2
+    assert (tmp_path / "c.png").stat().st_size > 0
+    code, _, err = run(
+        "faults", "simulate", tmp_path / "m.json", "--input", tmp_path / "x.txt", "--ber", "nan"
+    )
+    assert code == 2 and len(err.strip().splitlines()) == 1
+
+
+def test_batch_fault_tasks_equal_direct_analyses(tmp_path):
+    from bdd4bnn.batch import ResultStore, load_job, run_job
+    from bdd4bnn.batch.jobfile import JobError
+    from bdd4bnn.formats import load_input, load_model
+
+    from .test_batch import write_job
+
+    body = (
+        "models = ['m.json']\ninputs = ['x0.txt', 'x1.txt']\nanalyses = ['faults']\n"
+        "ber = [0.01, 0.001]\nflips = 2\ntime_limit = 60\n"
+    )
+    job_path, _ = write_job(tmp_path, body, n=10)
+    job = load_job(job_path)
+    assert len(job.tasks) == 4
+    with ResultStore(tmp_path / "r.sqlite") as store:
+        s = run_job(job, store)
+        rows = store.rows()
+    assert s["done"] == 4
+    model = load_model(tmp_path / "m.json")
+    for r in rows:
+        x = load_input(tmp_path / r["input"], 10)
+        ber = float(r["region"].split("=")[1])
+        want = fault_rate(model, x, ber)
+        assert r["answer"]["lo"] == pytest.approx(want["lo"], abs=1e-12)
+        assert r["answer"]["hi"] == pytest.approx(want["hi"], abs=1e-12)
+        assert r["answer"]["min_flips"] == min_flips(model, x, 2)["min_flips"]
+    for bad in ("ber = [1.5]", "ber = [nan]", "flips = -1", "flips = 'x'"):
+        (tmp_path / "bad.toml").write_text(body.replace("flips = 2", "") + bad + "\n")
+        with pytest.raises(JobError):
+            load_job(tmp_path / "bad.toml")
+    (tmp_path / "bad.toml").write_text(body.replace("ber = [0.01, 0.001]\n", ""))
+    with pytest.raises(JobError, match="ber"):
+        load_job(tmp_path / "bad.toml")

@@ -46,7 +46,15 @@ from ..errors import LimitReached, RegionError
 from ..model import BNN
 from ..semantics import block_forward, classify, neuron_fires, output_thresholds
 
-__all__ = ["fault_counts", "fault_rate", "min_flips", "apply_flips", "FaultCounts"]
+__all__ = [
+    "fault_counts",
+    "fault_rate",
+    "min_flips",
+    "apply_flips",
+    "simulate",
+    "exact_accuracy",
+    "FaultCounts",
+]
 
 Flip = tuple[int, int, int]  # (layer, row, column)
 
@@ -541,3 +549,148 @@ def fault_rate(
         "seconds": time.perf_counter() - t0,
     }
     return doc
+
+
+# --- fault injection on the fast kernels ----------------------------------------------------
+
+
+def _faulted(model: BNN, rng: np.random.Generator, p: float, layers: frozenset) -> BNN:
+    """Return ``model`` with every weight of ``layers`` negated with probability ``p``."""
+    from dataclasses import replace
+
+    def flip(w: np.ndarray, on: bool) -> np.ndarray:
+        if not on or p == 0:
+            return w
+        return np.where(rng.random(w.shape) < p, -w, w).astype(w.dtype)
+
+    blocks = tuple(
+        replace(b, weight=flip(b.weight, i in layers)) for i, b in enumerate(model.blocks)
+    )
+    out = replace(model.output, weight=flip(model.output.weight, len(blocks) in layers))
+    return replace(model, blocks=blocks, output=out)
+
+
+def _check_bers(bers: Any) -> list[float]:
+    out = []
+    for b in bers:
+        if isinstance(b, bool) or not isinstance(b, (int, float, np.integer, np.floating)):
+            raise RegionError(f"faults: ber must be a number, got {b!r}")
+        if not (math.isfinite(float(b)) and 0 <= float(b) <= 1):
+            raise RegionError(f"faults: ber must be in [0, 1], got {b!r}")
+        out.append(float(b))
+    if not out:
+        raise RegionError("faults: give at least one ber")
+    return out
+
+
+def simulate(
+    model: BNN,
+    x: np.ndarray,
+    labels: np.ndarray,
+    bers: Sequence[float],
+    *,
+    trials: int = 100,
+    seed: int = 0,
+    path: str = "auto",
+    layers: Sequence[int] | None = None,
+    confidence: float = 0.95,
+    timeout: float | None = None,
+    progress: Any = None,
+) -> dict[str, Any]:
+    """Return, per BER, the accuracy on ``x`` (true classes ``labels``) of ``trials`` models
+    whose weights were each flipped at random with that probability, run on the fast
+    kernels (:func:`bdd4bnn.kernels.predict`), with a Wilson interval over all
+    trials × inputs (a fault pattern is shared by the inputs of its trial)."""
+    from statistics import NormalDist
+
+    from ..kernels.predict import check_path
+    from ..kernels.predict import predict as fast_predict
+    from .crosscheck import wilson
+
+    xs = np.atleast_2d(np.asarray(x, dtype=np.int8))
+    ys = np.asarray(labels).reshape(-1)
+    _, lay = _check(model, xs[0], layers)
+    ps = _check_bers(bers)
+    if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
+        raise RegionError(f"faults: trials must be an integer >= 1, got {trials!r}")
+    if len(ys) != len(xs):
+        raise RegionError(f"faults: {len(xs)} inputs but {len(ys)} labels")
+    used = check_path(path)
+    z = NormalDist().inv_cdf(1 - (1 - confidence) / 2)
+    rng = np.random.default_rng(seed)
+    t0 = time.perf_counter()
+    end = None if timeout is None else t0 + timeout
+    rows, status, reason, infer_s, n_inf = [], "ok", None, 0.0, 0
+    for p in ps:
+        correct = n = 0
+        for _ in range(trials):
+            if end is not None and time.perf_counter() > end:
+                status, reason = "unknown", f"timeout: {timeout:g} s exceeded"
+                break
+            faulted = _faulted(model, rng, p, lay)
+            t1 = time.perf_counter()
+            pred = fast_predict(faulted, xs, used)
+            infer_s += time.perf_counter() - t1
+            n_inf += len(xs)
+            correct += int((pred == ys).sum())
+            n += len(xs)
+            if progress:
+                progress(1)
+        lo, hi = wilson(correct, n, z)
+        rows.append({"ber": p, "accuracy": correct / n if n else None, "lo": lo, "hi": hi, "n": n})
+        if status != "ok":
+            break
+    return {
+        "status": status,
+        "reason": reason,
+        "path": used,
+        "trials": trials,
+        "inputs": len(xs),
+        "confidence": confidence,
+        "curve": rows,
+        "inferences_per_second": n_inf / infer_s if infer_s > 0 else None,
+        "seconds": time.perf_counter() - t0,
+    }
+
+
+def exact_accuracy(
+    model: BNN,
+    x: np.ndarray,
+    labels: np.ndarray,
+    ber: float,
+    *,
+    layers: Sequence[int] | None = None,
+    width: float = 1e-6,
+    timeout: float | None = None,
+) -> dict[str, Any]:
+    """Return a rigorous interval of the expected accuracy on ``x`` at BER ``ber``: an input
+    classified correctly stays so with probability in [1 − hi, 1 − lo] (its
+    :func:`fault_rate`), a misclassified one becomes correct with probability in [0, hi]."""
+    xs = np.atleast_2d(np.asarray(x, dtype=np.int8))
+    ys = np.asarray(labels).reshape(-1)
+    t0 = time.perf_counter()
+    lo = hi = 0.0
+    status = "ok"
+    for i, (xi, yi) in enumerate(zip(xs, ys, strict=True)):
+        # an equal share of what is left for each input still to do
+        left = (
+            None
+            if timeout is None
+            else max(1e-3, (timeout - (time.perf_counter() - t0)) / (len(xs) - i))
+        )
+        r = fault_rate(model, xi, ber, layers=layers, width=width, timeout=left)
+        status = "unknown" if r["status"] != "ok" else status
+        if r["label"] == int(yi):
+            lo += 1 - r["hi"]
+            hi += 1 - r["lo"]
+        else:
+            hi += r["hi"]
+    n = max(len(xs), 1)
+    return {
+        "status": status,
+        "ber": float(ber),
+        "lo": lo / n,
+        "hi": hi / n,
+        "inputs": len(xs),
+        "seconds": time.perf_counter() - t0,
+    }

@@ -11,7 +11,9 @@ A job is models × inputs × regions × analyses, with one engine and per-task l
     free_radius = 2                 # ...or at most this many of them
     linf = [4, 16]                  # L∞ balls of raw levels around mnist_test images
                                     # (models with an input quantizer)
-    analyses = ["count", "verify", "radius", "explain"]
+    analyses = ["count", "verify", "radius", "explain"]   # and "faults": weight bit errors
+    ber = [1e-4, 1e-3]              # faults: bit error rates (one task per input and rate)
+    flips = 3                       # faults: also the fewest flips up to this many (optional)
     engine = "auto"                 # or a table per analysis: {count = "bdd", verify = "sat"}
     time_limit = 60                 # seconds per task
     node_limit = 2000000            # live BDD nodes per task
@@ -38,12 +40,13 @@ from ..formats import load_indices, load_input, load_model, model_to_dict
 
 __all__ = ["Job", "JobError", "Task", "load_job", "ANALYSES"]
 
-ANALYSES = ("count", "verify", "radius", "explain")
+ANALYSES = ("count", "verify", "radius", "explain", "faults")
 ENGINES = {
     "count": names(Capability.COUNT),
     "verify": names(Capability.FIND),
     "radius": names(Capability.FIND),
     "explain": names(Capability.FIND),
+    "faults": ("auto",),  # its own exact method (bdd4bnn.analyses.faults)
 }
 KEYS = {
     "name",
@@ -60,6 +63,8 @@ KEYS = {
     "node_limit",
     "radius_max",
     "data_dir",
+    "ber",
+    "flips",
 }
 
 
@@ -91,6 +96,8 @@ class Task:
             return f"r={self.region['radius']}"
         if self.region["kind"] == "linf":
             return f"linf={self.region['epsilon']:g}"
+        if self.region["kind"] == "faults":
+            return f"ber={self.region['ber']:g}"
         r = self.region.get("radius")
         return f"free {self.region['name']}" + ("" if r is None else f" r={r}")
 
@@ -102,12 +109,13 @@ class Job:
     tasks: list[Task]
 
 
-def _list(doc: dict, key: str, kind: type, path: Path) -> list:
+def _list(doc: dict, key: str, kind: Any, path: Path) -> list:
     value = doc.get(key, [])
     if not isinstance(value, list) or not all(
         isinstance(v, kind) and not isinstance(v, bool) for v in value
     ):
-        raise JobError(f"{path}: {key}: expected a list of {kind.__name__}")
+        what = "number" if kind == (int, float) else kind.__name__
+        raise JobError(f"{path}: {key}: expected a list of {what}")
     return value
 
 
@@ -176,8 +184,17 @@ def load_job(path: str | Path) -> Job:
     for a in analyses:
         if a not in ANALYSES:
             raise JobError(f"{path}: analyses: unknown analysis {a!r} (expected {ANALYSES})")
-    if any(a != "radius" for a in analyses) and not radii and not free_sets and not linf:
+    regional = [a for a in analyses if a not in ("radius", "faults")]
+    if regional and not radii and not free_sets and not linf:
         raise JobError(f"{path}: radii: count, verify and explain need radii, free_sets or linf")
+    bers = _list(doc, "ber", (int, float), path)
+    if any(not (math.isfinite(b) and 0 <= b <= 1) for b in bers):
+        raise JobError(f"{path}: ber: bit error rates must be numbers in [0, 1]")
+    if ("faults" in analyses) != bool(bers):
+        raise JobError(f"{path}: ber: the faults analysis needs ber (and ber needs it)")
+    flips = doc.get("flips", 0)
+    if isinstance(flips, bool) or not isinstance(flips, int) or not 0 <= flips <= 64:
+        raise JobError(f"{path}: flips: expected an integer 0..64, got {flips!r}")
     engine = doc.get("engine", "auto")
     if isinstance(engine, dict):
         extra = sorted(set(engine) - set(ANALYSES))
@@ -217,6 +234,7 @@ def load_job(path: str | Path) -> Job:
         mname = str(model.metadata.get("name", Path(mpath).stem))
         centers: list[tuple[str, list[int]]] = []
         raws: dict[str, list[int]] = {}  # raw images of the mnist_test centres (L∞ balls)
+        truth: dict[str, int] = {}  # their true classes (fault tasks report accuracy)
         for ipath in inputs:
             try:
                 centers.append(
@@ -228,7 +246,7 @@ def load_job(path: str | Path) -> Job:
             from ..data import load_mnist, model_inputs
 
             try:
-                images, _ = load_mnist("test", data_dir)
+                images, test_labels = load_mnist("test", data_dir)
             except Bdd4bnnError as exc:
                 raise JobError(f"{path}: mnist_test: {mname}: {exc}") from None
             for i in mnist:
@@ -246,6 +264,7 @@ def load_job(path: str | Path) -> Job:
                     f"{path}: linf: model {mname} has no input quantizer (L∞ balls need one)"
                 )
             raws = {f"mnist-test-{i}": images[i].ravel().tolist() for i in mnist}
+            truth = {f"mnist-test-{i}": int(test_labels[i]) for i in mnist}
         if radius_max is not None and "radius" in analyses and radius_max > model.input_size:
             raise JobError(
                 f"{path}: radius_max: {radius_max} > input size {model.input_size} of {mname}"
@@ -271,8 +290,13 @@ def load_job(path: str | Path) -> Job:
                 if iname not in raws
                 else [{"kind": "linf", "epsilon": e, "raw": raws[iname]} for e in linf]
             )
+            faults = [
+                {"kind": "faults", "ber": float(b), "flips": flips, "true": truth.get(iname)}
+                for b in bers
+            ]
             for a in analyses:
-                for region in [None] if a == "radius" else regions + own:
+                per = {"radius": [None], "faults": faults}
+                for region in per.get(a, regions + own):
                     key = task_key(mdoc, center, region, a, engines[a], limits)
                     tasks.append(
                         Task(

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
+from ..errors import LimitReached
 from ..limits import die_with_parent
 from .jobfile import Job, Task
 from .store import ResultStore
@@ -46,6 +47,8 @@ def _answer(task: Task) -> tuple[str, dict[str, Any], int, str]:
 
     model = model_from_dict(task.model_doc)
     center = np.array(task.center, dtype=np.int8)
+    if task.region is not None and task.region["kind"] == "faults":
+        return _faults_answer(model, center, task)
     if task.region is not None and task.region["kind"] == "linf":
         from ..linf import linf_ball
 
@@ -70,6 +73,29 @@ def _answer(task: Task) -> tuple[str, dict[str, Any], int, str]:
     res = run(model, region, engine=task.engine, timeout=task.time_limit, max_nodes=task.node_limit)
     doc = res.to_json()
     return doc["status"], doc, int(doc.get("peak_nodes") or 0), str(doc.get("engine"))
+
+
+def _faults_answer(model, center, task: Task) -> tuple[str, dict[str, Any], int, str]:
+    """P(decision changes) at the task's BER (a rigorous interval), the fewest flips up to
+    ``flips`` when asked, and, for test images, whether the fault-free decision is right."""
+    from ..analyses.faults import fault_rate, min_flips
+
+    spec = task.region
+    t0 = time.perf_counter()
+    doc = fault_rate(model, center, spec["ber"], timeout=task.time_limit)
+    if spec.get("flips"):
+        left = None if task.time_limit is None else task.time_limit - (time.perf_counter() - t0)
+        try:
+            if left is not None and left <= 0:
+                raise LimitReached("timeout")
+            m = min_flips(model, center, spec["flips"], timeout=left)
+            doc |= {"min_flips": m["min_flips"], "flips": m["flips"]}
+        except LimitReached:
+            doc["status"] = "unknown"
+    if spec.get("true") is not None:
+        doc["correct"] = doc["label"] == spec["true"]
+    doc["seconds"] = time.perf_counter() - t0
+    return doc["status"], doc, 0, "faults"
 
 
 def run_task(task: Task) -> dict[str, Any]:

@@ -267,6 +267,7 @@ def row_gist(row: dict[str, Any]) -> str:
         "verify": f"robust={a.get('robust')}",
         "radius": f"radius={a.get('radius')}",
         "explain": f"explanation={expl[0] if isinstance(expl, list) and expl else None}",
+        "faults": f"P(changed) in [{a.get('lo')}, {a.get('hi')}]",
     }.get(row["analysis"], "")
 
 

@@ -164,4 +164,114 @@ def rate_command(model, input_file, image, layers, timeout, as_json, ber, width)
         sys.exit(EXIT_UNKNOWN)
 
 
+DEFAULT_BERS = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
+
+
+@faults.command(name="simulate")
+@click.argument("model", type=click.Path())
+@click.option("--input", "input_file", type=click.Path(), help="One input (label: its class).")
+@click.option(
+    "--images",
+    type=click.IntRange(min=1, max=10000),
+    help="Or the first N MNIST test images (the model's preprocessing; true labels).",
+)
+@click.option("--data-dir", type=click.Path(), help="Folder of the MNIST IDX files.")
+@click.option(
+    "--ber",
+    "bers",
+    type=Finite(0, 1),
+    multiple=True,
+    help="Bit error rate (repeatable; default 1e-5 .. 1e-1 by decades).",
+)
+@click.option("--trials", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--path",
+    type=click.Choice(["auto", "triton", "int8", "float32", "packed"]),
+    default="auto",
+    show_default=True,
+    help="The inference kernel.",
+)
+@click.option("--exact", is_flag=True, help="Also the rigorous intervals (faults rate).")
+@click.option("--png", type=click.Path(), help="Plot accuracy against BER (log axis).")
+@click.option("--layers", help="Faulty layers, 0-based (default: all).")
+@click.option("--timeout", type=Finite(min=0, min_open=True), help="Give up after this.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@friendly_errors
+def simulate_command(
+    model,
+    input_file,
+    images,
+    data_dir,
+    bers,
+    trials,
+    seed,
+    path,
+    exact,
+    png,
+    layers,
+    timeout,
+    as_json,
+) -> None:
+    """Accuracy under random weight faults on the fast kernels, with Wilson intervals (and,
+    with --exact, the rigorous intervals beside them)."""
+    import time
+
+    import numpy as np
+
+    from ..analyses.faults import exact_accuracy, simulate
+    from ..formats import load_model
+    from ..semantics import classify
+    from .common import check_output
+
+    if (input_file is None) == (images is None):
+        raise click.UsageError("give exactly one of --input FILE or --images N")
+    if png is not None:
+        check_output(png, "--png")
+    net = load_model(model)
+    if input_file is not None:
+        x = load_center(net, input_file, None)[None, :]
+        y = np.array([int(classify(net, x[0]))])
+    else:
+        from ..data import load_mnist, model_inputs
+
+        raw, labels = load_mnist("test", data_dir)
+        x, _ = model_inputs(net, raw[:images])
+        y = labels[:images]
+    ps = list(bers) or list(DEFAULT_BERS)
+    t0 = time.perf_counter()
+    doc = simulate(
+        net, x, y, ps, trials=trials, seed=seed, path=path, layers=_layers(layers), timeout=timeout
+    )
+    doc["exact"] = []
+    if exact:
+        for p in ps:
+            left = None if timeout is None else timeout - (time.perf_counter() - t0)
+            if left is not None and left <= 0:
+                doc["status"] = "unknown"
+                break
+            doc["exact"].append(exact_accuracy(net, x, y, p, layers=_layers(layers), timeout=left))
+    if png is not None:
+        from ..plots import draw_fault_curve
+
+        draw_fault_curve(doc["curve"], doc["exact"], png, title=net.name)
+
+    def human() -> None:
+        rows = [("model", net.name), ("inputs", doc["inputs"]), ("trials", trials)]
+        exact_by = {e["ber"]: e for e in doc["exact"]}
+        for r in doc["curve"]:
+            line = f"{r['accuracy']:.4f} [{r['lo']:.4f}, {r['hi']:.4f}] simulated"
+            e = exact_by.get(r["ber"])
+            if e is not None:
+                line += f"; exact [{e['lo']:.6f}, {e['hi']:.6f}]"
+            rows.append((f"BER {r['ber']:g}", line))
+        if doc["inferences_per_second"]:
+            rows.append(("throughput", f"{doc['inferences_per_second']:.3g} inferences/s"))
+        show(rows)
+
+    emit(doc, as_json, human)
+    if doc["status"] != "ok":
+        sys.exit(EXIT_UNKNOWN)
+
+
 COMMANDS = [faults]
