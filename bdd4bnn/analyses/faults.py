@@ -44,7 +44,13 @@ import numpy as np
 
 from ..errors import LimitReached, RegionError
 from ..model import BNN
-from ..semantics import block_forward, classify, neuron_fires, output_thresholds
+from ..semantics import (
+    block_forward,
+    classify,
+    neuron_fires,
+    output_thresholds,
+    predict_from_dots,
+)
 
 __all__ = [
     "fault_counts",
@@ -247,8 +253,6 @@ class _Counter:
             if low is None or low > K:
                 return
             if c == C:
-                from ..semantics import predict_from_dots
-
                 cls = int(predict_from_dots((dots + np.array(delta))[None, :], self.kmat)[0])
                 out[cls].add(acc)
                 return
@@ -307,10 +311,12 @@ def min_flips(
     (to ``target`` when given), with a witness re-checked by inference on the faulted
     weights; ``min_flips`` None when no such set exists."""
     t0 = time.perf_counter()
-    res = fault_counts(model, x, max_flips, layers=layers, timeout=timeout)
     C = model.num_classes
-    if target is not None and not (0 <= target < C) or isinstance(target, bool):
+    if target is not None and (
+        isinstance(target, bool) or not isinstance(target, (int, np.integer)) or not 0 <= target < C
+    ):
         raise RegionError(f"faults: target class must be in 0..{C - 1}, got {target!r}")
+    res = fault_counts(model, x, max_flips, layers=layers, timeout=timeout)
     want = [target] if target is not None else [c for c in range(C) if c != res.label]
     best = None
     for k in range(len(res.per_class[0])):
@@ -512,11 +518,7 @@ def fault_rate(
     """Return a rigorous interval [lo, hi] for the probability that the decision on ``x``
     changes when every stored weight bit flips independently with probability ``ber``."""
     v, lay = _check(model, x, layers)
-    if isinstance(ber, bool) or not isinstance(ber, (int, float, np.floating, np.integer)):
-        raise RegionError(f"faults: ber must be a number, got {ber!r}")
-    p = float(ber)
-    if not (math.isfinite(p) and 0 <= p <= 1):
-        raise RegionError(f"faults: ber must be in [0, 1], got {ber!r}")
+    (p,) = _check_bers([ber])
     t0 = time.perf_counter()
     end = None if timeout is None else t0 + timeout
     label = int(classify(model, v))
