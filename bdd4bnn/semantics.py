@@ -76,18 +76,21 @@ def hidden_forward(model: BNN, x: np.ndarray) -> np.ndarray:
     return h
 
 
-def output_thresholds(output: OutputLayer) -> np.ndarray:
+def output_thresholds(output: OutputLayer, max_abs_weight: int | None = None) -> np.ndarray:
     """Return K (int64, C×C): class c beats c' iff ``(W_c - W_c')·h >= K[c, c']``.
 
     Derived exactly from the binary64 biases: ``s_c - s_c' = D + (b_c - b_c')`` with D an
     integer; ties go to the lower index, so the comparison is ``>=`` when c < c' and ``>``
     when c > c'. The diagonal is 0. |D| never exceeds ``lim`` (the largest row sum of |W|,
     twice), so thresholds are clamped to ±(lim + 1), which changes no comparison and keeps
-    huge biases within int64.
+    huge biases within int64. ``max_abs_weight`` widens that clamp for weights that may
+    change (faults): |D| ≤ 2·max_abs_weight·(columns).
     """
     b = [Fraction(float(v)) for v in output.bias]
     c = len(b)
     lim = 2 * int(np.abs(output.weight.astype(np.int64)).sum(axis=1).max(initial=0)) + 1
+    if max_abs_weight is not None:
+        lim = max(lim, 2 * int(max_abs_weight) * int(output.weight.shape[1]) + 1)
     k = np.zeros((c, c), dtype=np.int64)
     for i in range(c):
         for j in range(c):

@@ -20,13 +20,17 @@ from .conftest import bnns
 
 
 def _positions(model: BNN, layers=None):
+    """Every stored weight bit: (layer, row, column) for binary models, and (layer, row,
+    column, bit) for ternary ones (two int2 bits per weight)."""
     mats = [b.weight for b in model.blocks] + [model.output.weight]
+    bits = [()] if _binary(model) else [(0,), (1,)]
     return [
-        (li, r, c)
+        (li, r, c, *b)
         for li, w in enumerate(mats)
         if layers is None or li in layers
         for r in range(w.shape[0])
         for c in range(w.shape[1])
+        for b in bits
     ]
 
 
@@ -37,12 +41,34 @@ def _binary(model: BNN) -> bool:
     )
 
 
+def _int2_reference(model: BNN, flips) -> BNN:
+    """Independent int2 fault semantics: the weight's two's-complement pattern, the bit
+    XORed, read back by sign extension."""
+    from dataclasses import replace
+
+    mats = [b.weight.astype(np.int64).copy() for b in model.blocks]
+    mats.append(model.output.weight.astype(np.int64).copy())
+    for layer, row, col, bit in flips:
+        pattern = int(mats[layer][row, col]) % 4 ^ (1 << bit)
+        mats[layer][row, col] = pattern - 4 if pattern >= 2 else pattern
+    blocks = tuple(replace(b, weight=m) for b, m in zip(model.blocks, mats, strict=False))
+    return replace(model, blocks=blocks, output=replace(model.output, weight=mats[-1]))
+
+
+def _faulty(model: BNN, flips) -> BNN:
+    return (
+        apply_flips(model, flips)
+        if not flips or len(flips[0]) == 3
+        else _int2_reference(model, flips)
+    )
+
+
 def _brute(model, x, K, layers=None):
     pos = _positions(model, layers)
     per = np.zeros((model.num_classes, K + 1), dtype=object)
     for k in range(K + 1):
         for flips in itertools.combinations(pos, k):
-            per[int(classify(apply_flips(model, flips), x)), k] += 1
+            per[int(classify(_faulty(model, flips), x)), k] += 1
     return per
 
 
@@ -53,7 +79,7 @@ def _small(model: BNN) -> bool:
 @settings(max_examples=40, deadline=None)
 @given(bnns(max_inputs=4, max_blocks=2, max_width=4), st.data())
 def test_fault_counts_and_min_equal_brute_force(model, data):
-    assume(_binary(model) and _small(model))
+    assume(_small(model))
     x = np.array(
         data.draw(
             st.lists(st.sampled_from([-1, 1]), min_size=model.input_size, max_size=model.input_size)
@@ -76,14 +102,14 @@ def test_fault_counts_and_min_equal_brute_force(model, data):
     if first is not None:
         flips = [tuple(f) for f in m["flips"]]
         assert len(set(flips)) == first
-        assert int(classify(apply_flips(model, flips), x)) == m["faulted_class"] != label
+        assert int(classify(_faulty(model, flips), x)) == m["faulted_class"] != label
 
 
 @settings(max_examples=25, deadline=None)
 @given(bnns(max_inputs=3, max_blocks=2, max_width=2), st.data())
 def test_fault_rate_interval_contains_the_exact_rate(model, data):
     pos = _positions(model)
-    assume(_binary(model) and len(pos) <= 14)
+    assume(len(pos) <= 14)
     x = np.array(
         data.draw(
             st.lists(st.sampled_from([-1, 1]), min_size=model.input_size, max_size=model.input_size)
@@ -91,15 +117,16 @@ def test_fault_rate_interval_contains_the_exact_rate(model, data):
         dtype=np.int8,
     )
     p = data.draw(st.sampled_from([Fraction(1, 1000), Fraction(1, 20), Fraction(3, 10)]))
-    label = int(classify(model, x))
+    keep = data.draw(st.none() | st.integers(0, model.num_classes - 1))
+    ref = int(classify(model, x)) if keep is None else keep
     exact = Fraction(0)
     for k in range(len(pos) + 1):
         bad = sum(
-            int(classify(apply_flips(model, f), x)) != label for f in itertools.combinations(pos, k)
+            int(classify(_faulty(model, f), x)) != ref for f in itertools.combinations(pos, k)
         )
         exact += bad * p**k * (1 - p) ** (len(pos) - k)
-    res = fault_rate(model, x, float(p), width=1e-9)
-    assert res["status"] == "ok"
+    res = fault_rate(model, x, float(p), keep=keep, width=1e-9)
+    assert res["status"] == "ok" and res["keep"] == ref
     assert res["lo"] <= exact <= res["hi"]
     assert res["hi"] - res["lo"] <= 1e-6
 
@@ -197,9 +224,24 @@ def test_cli_faults_json_and_bad_input(tmp_path):
         ["count", "--flips", "99"],
         ["count", "--flips", "1", "--layers", "7"],
         ["count", "--flips", "-1"],
+        ["count", "--flips", "1", "--storage", "int4"],
+        ["rate", "--ber", "0.1", "--keep", "3"],
+        ["rate", "--ber", "0.1", "--keep", "-1"],
     ):
         code, _, err = run("faults", bad[0], *args, *bad[1:])
         assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    # the same model stored as int2: two bits a weight, witnesses name the bit
+    code, out, _ = run("faults", "count", *args, "--flips", 1, "--storage", "int2")
+    doc = json.loads(out)
+    assert code == 0 and doc["storage"] == "int2" and doc["total"] == [1, 72]
+    code, out, _ = run("faults", "min", *args, "--max", 2, "--storage", "int2")
+    doc = json.loads(out)
+    if doc["min_flips"] is not None:
+        assert all(len(f) == 4 for f in doc["flips"])
+        assert int(classify(_faulty(model, doc["flips"]), x)) == doc["faulted_class"]
+    code, out, _ = run("faults", "rate", *args, "--ber", "0.1", "--keep", "2")
+    doc = json.loads(out)
+    assert code == 0 and doc["keep"] == 2
 
 
 def test_fault_rate_honours_its_timeout():
@@ -304,10 +346,178 @@ def test_batch_fault_tasks_equal_direct_analyses(tmp_path):
         assert r["answer"]["lo"] == pytest.approx(want["lo"], abs=1e-12)
         assert r["answer"]["hi"] == pytest.approx(want["hi"], abs=1e-12)
         assert r["answer"]["min_flips"] == min_flips(model, x, 2)["min_flips"]
-    for bad in ("ber = [1.5]", "ber = [nan]", "flips = -1", "flips = 'x'"):
+    for bad in (
+        "ber = [1.5]",
+        "ber = [nan]",
+        "flips = -1",
+        "flips = 'x'",
+        "width = 0",
+        "width = nan",
+        "width = 2.0",
+        "width = 'x'",
+    ):
         (tmp_path / "bad.toml").write_text(body.replace("flips = 2", "") + bad + "\n")
         with pytest.raises(JobError):
             load_job(tmp_path / "bad.toml")
     (tmp_path / "bad.toml").write_text(body.replace("ber = [0.01, 0.001]\n", ""))
     with pytest.raises(JobError, match="ber"):
         load_job(tmp_path / "bad.toml")
+
+
+def _exact_rate(model, x, p):
+    pos = _positions(model)
+    label = int(classify(model, x))  # P(decision ≠ the fault-free one)
+    exact = Fraction(0)
+    for k in range(len(pos) + 1):
+        bad = sum(
+            int(classify(_faulty(model, f), x)) != label for f in itertools.combinations(pos, k)
+        )
+        exact += bad * p**k * (1 - p) ** (len(pos) - k)
+    return exact
+
+
+def _four_class_model(seed):
+    rng = np.random.default_rng(seed)
+    return BNN.build(
+        3,
+        [{"weight": rng.choice([-1, 1], (2, 3)), "bias": rng.integers(-2, 3, 2).astype(float)}],
+        {"weight": rng.choice([-1, 1], (4, 2)), "bias": rng.normal(0, 1, 4)},
+    )
+
+
+def test_fault_rate_joint_and_pair_programmes_equal_brute_force(monkeypatch):
+    """Several classes near the label: the pairwise programmes and the joint one both run,
+    and the interval holds the brute-force rate; a threshold off by one is caught."""
+    import bdd4bnn.analyses.faults as faults
+
+    calls = {"joint": 0}
+    real_joint = faults._Rater._joint
+
+    def spy(self, *a):
+        calls["joint"] += 1
+        return real_joint(self, *a)
+
+    monkeypatch.setattr(faults._Rater, "_joint", spy)
+    cases = []
+    for seed in range(12):
+        model = _four_class_model(seed)
+        x = np.random.default_rng(100 + seed).choice([-1, 1], 3).astype(np.int8)
+        for p in (Fraction(1, 20), Fraction(3, 10)):
+            exact = _exact_rate(model, x, p)
+            res = fault_rate(model, x, float(p), width=1e-9)
+            assert res["status"] == "ok" and res["lo"] <= exact <= res["hi"]
+            assert res["hi"] - res["lo"] <= 1e-6
+            cases.append((model, x, p, exact))
+    assert calls["joint"] > 0
+    real_k = faults.output_thresholds
+
+    def off_by_one(out, **kw):
+        k = real_k(out, **kw)
+        return k + 1 - np.eye(len(k), dtype=k.dtype)
+
+    monkeypatch.setattr(faults, "output_thresholds", off_by_one)
+    wrong = 0
+    for model, x, p, exact in cases:
+        res = fault_rate(model, x, float(p), width=1e-9)
+        wrong += not res["lo"] <= exact <= res["hi"]
+    assert wrong > 0
+
+
+def test_ternary_int2_faults_equal_brute_force_and_a_wrong_decoding_is_caught(monkeypatch):
+    """Ternary weights stored as int2 (two bits each; 10 reads −2): counts, min and rates
+    equal the brute force over every bit-flip set; reading 10 as +2 is caught."""
+    import bdd4bnn.analyses.faults as faults
+
+    def model_of(seed):
+        rng = np.random.default_rng(seed)
+        return BNN.build(
+            3,
+            [{"weight": rng.choice([-1, 0, 1], (1, 3)), "bias": [0.0]}],
+            {"weight": rng.choice([-1, 0, 1], (3, 1)), "bias": rng.normal(0, 1, 3)},
+        )
+
+    cases = []
+    for seed in range(8):
+        model = model_of(seed)
+        if _binary(model):
+            continue
+        x = np.random.default_rng(seed).choice([-1, 1], 3).astype(np.int8)
+        want = _brute(model, x, 2)
+        res = fault_counts(model, x, 2)
+        assert res.extra["storage"] == "int2" and res.bits == 2 * 6
+        assert [list(r) for r in res.per_class] == [list(r) for r in want]
+        exact = _exact_rate(model, x, Fraction(1, 10))
+        r = fault_rate(model, x, 0.1, width=1e-9)
+        assert r["lo"] <= exact <= r["hi"] and r["hi"] - r["lo"] <= 1e-6
+        m = min_flips(model, x, 2)
+        if m["min_flips"] is not None:
+            assert all(len(f) == 4 for f in m["flips"])
+            assert int(classify(_faulty(model, m["flips"]), x)) == m["faulted_class"]
+        cases.append((model, x, want, exact))
+    assert len(cases) >= 4
+    monkeypatch.setitem(faults._INT2, 2, 2)
+    faults._int2_group_pmf.cache_clear()
+    wrong = 0
+    for model, x, want, exact in cases:
+        got = fault_counts(model, x, 2).per_class
+        r = fault_rate(model, x, 0.1, width=1e-9)
+        wrong += [list(g) for g in got] != [list(w) for w in want]
+        wrong += not r["lo"] <= exact <= r["hi"]
+    faults._int2_group_pmf.cache_clear()
+    assert wrong > 0
+
+
+def test_binary_storage_of_a_ternary_model_is_refused():
+    model = BNN.build(2, [], {"weight": [[1, 0], [-1, 1]]})
+    with pytest.raises(RegionError, match="ternary model cannot be stored in binary"):
+        fault_counts(model, [1, 1], 1, storage="binary")
+    with pytest.raises(RegionError, match="storage must be one of"):
+        fault_rate(model, [1, 1], 0.1, storage="int4")
+
+
+def test_batch_expected_accuracy_is_the_mean_of_p_correct(tmp_path):
+    """Labelled images (mnist_test): each fault task reports P(correct) (with keep = the true
+    class when the fault-free decision is wrong); the report's expected accuracy is their
+    mean, and a misclassified image's P(correct) is far below the loose [0, P(changed)]."""
+    from bdd4bnn.batch import ResultStore, load_job, run_job
+    from bdd4bnn.batch.report import write_report
+    from bdd4bnn.data import load_mnist, model_inputs
+    from bdd4bnn.formats import save_model
+
+    from .conftest import need_shared
+
+    need_shared("data", "mnist")
+    rng = np.random.default_rng(5)
+    model = BNN.build(
+        784,
+        [{"weight": rng.choice([-1, 1], (6, 784))}],
+        {"weight": rng.choice([-1, 1], (4, 6)), "bias": [0.0, 0.5, -0.5, 0.25]},
+        quantizer={"raw": "uint8", "threshold": [128] * 784},
+    )
+    save_model(model, tmp_path / "m.json")
+    (tmp_path / "job.toml").write_text(
+        'models = ["m.json"]\nmnist_test = [0, 1, 2, 3, 4, 5]\nanalyses = ["faults"]\n'
+        "ber = [0.05]\nwidth = 1e-4\n"
+    )
+    with ResultStore(tmp_path / "r.sqlite") as store:
+        assert run_job(load_job(tmp_path / "job.toml"), store)["failed"] == 0
+        rows = store.rows()
+    images, labels = load_mnist("test")
+    xs, _ = model_inputs(model, images[:6])
+    want_lo = want_hi = 0.0
+    for r in rows:
+        i = int(r["input"].rsplit("-", 1)[1])
+        if labels[i] >= model.num_classes:  # never the decision
+            direct = {"lo": 1.0, "hi": 1.0}
+        else:
+            direct = fault_rate(model, xs[i], 0.05, keep=int(labels[i]), width=1e-4)
+        assert r["answer"]["p_correct"] == pytest.approx([1 - direct["hi"], 1 - direct["lo"]])
+        want_lo += 1 - direct["hi"]
+        want_hi += 1 - direct["lo"]
+    res = write_report(rows, tmp_path / "rep")
+    (acc,) = res["expected_accuracy"]
+    assert acc["inputs"] == 6 and acc["ber"] == 0.05
+    assert acc["lo"] == pytest.approx(want_lo / 6) and acc["hi"] == pytest.approx(want_hi / 6)
+    assert acc["hi"] - acc["lo"] <= 1e-4
+    assert any(r["answer"]["p_correct"] == [0.0, 0.0] for r in rows)
+    assert any(0 < r["answer"]["p_correct"][0] < 0.5 and not r["answer"]["correct"] for r in rows)

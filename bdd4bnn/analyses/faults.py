@@ -1,34 +1,47 @@
-"""Weight faults: exact analysis of stored weight bits that flip (binary weights: ±1 → ∓1).
+"""Weight faults: exact analysis of stored weight bits that flip.
+
+Storage (:class:`Storage`): binary weights take one bit each (a flip negates: ±1 → ∓1);
+ternary models are stored as int2, two bits per weight in two's complement (−1 = 11,
+0 = 00, +1 = 01), and a flipped pattern reads back as its value (10 reads −2).
 
 For a fixed input the question is again a cardinality one. In a layer whose input vector is
-v (±1), neuron j's dot is D = |P| − |N| with P = {i : W_ji·v_i = +1} and N the rest; flipping
-a weights of P and b of N gives D′ = D − 2a + 2b (a flipped weight times its input changes
-sign). So whether neuron j changes is a function of (a, b) alone, read off the reference
-semantics (:func:`bdd4bnn.semantics.neuron_fires` at D′; the output layer by its integer
-comparisons, :func:`bdd4bnn.semantics.output_thresholds`). Rows of one layer hold disjoint
-weights, so given the layer's input its neurons change independently; the next layer sees v′
-(the fault-free values with the changed neurons negated) and the same holds again.
+v (±1), a weight w_ji read back as w′ moves neuron j's dot D by (w′ − w_ji)·v_i; for binary
+weights, flipping a weights of P = {i : w_ji·v_i = +1} and b of the rest gives
+D′ = D − 2a + 2b. Within a row, weights with the same (stored value, input) are alike, so a
+row's flip sets are counted by (bits flipped, dot change) with multinomial coefficients, and
+whether neuron j changes is read off the reference semantics
+(:func:`bdd4bnn.semantics.neuron_fires` at D′; the output layer by its integer comparisons,
+:func:`bdd4bnn.semantics.output_thresholds`, clamped for weights up to 2 in magnitude). Rows of
+one layer hold disjoint weights, so given the layer's input its neurons change independently;
+the next layer sees v′ (the fault-free values with the changed neurons negated), and so on.
 
-* **counts** (:func:`fault_counts`): for each k ≤ K the number of flip sets of exactly k
-  weights, per resulting class. Per neuron, the polynomials Σ_k (#flip sets of its row of size
-  k leaving it the same / changing it) z^k (sums of C(|P|, a)·C(|N|, b)); a layer's changed set
-  S is enumerated over the neurons that some ≤ K flips can change (the others keep their value
-  for any ≤ K flips: their row contributes (1+z)^row to every S), each S recursing into the
-  next layer with v′. Products are truncated at degree K; integers are exact. Every count
-  carries one witness flip set, so the smallest k that changes the decision (``min``) comes
-  with a flip set, re-checked by inference on the faulted weights.
-* **rate** (:func:`fault_rate`): every weight flips independently with probability p. A
-  neuron changes with probability Σ_t P(a − b = t)·[changed at D − 2t] (a, b binomial); the
-  changed sets S of a layer are enumerated in decreasing probability down to a cut, each
-  recursing, and the mass below the cut is added to the upper bound only. The output layer
-  is exact: given the label's own delta, the other classes' rows are independent, so
-  P(label kept) = Σ_d P(d_label = d) Π_c P(d_c ≤ bound_c(d)). Sums are in float64 with the
-  final interval widened outward by 10⁻⁹ relative + 10⁻¹⁵ absolute (a bound on float64
-  rounding over these sums, far above it): the interval is rigorous.
+* **counts** (:func:`fault_counts`): for each k ≤ K the number of sets of exactly k flipped
+  bits, per resulting class. Per neuron, the polynomials Σ_k (#flip sets of its row of size k
+  leaving it the same / changing it) z^k; a layer's changed set S is enumerated over the
+  neurons that some ≤ K flips can change (the others' rows contribute their "same"
+  polynomial to every S), each S recursing into the next layer with v′. Products are
+  truncated at degree K; integers are exact, and each size adds up to C(N, k) (checked).
+  Every count carries one witness flip set, so the smallest k that changes the decision
+  (``min``) comes with a flip set, re-checked by inference on the faulted weights.
+* **rate** (:func:`fault_rate`): every bit flips independently with probability p. A neuron
+  changes with probability Σ_δ P(dot change δ)·[changed at D + δ] (binomials for binary rows,
+  powers of one weight's law for int2). The changed sets S of a hidden layer are enumerated in
+  decreasing probability down to a cut, each recursing; the mass below the cut goes to the
+  upper bound only. At the last hidden layer (±1 output weights in binary storage) the
+  decision depends on S only through the output dots: per class c, P(c beats the reference
+  class) is exact from a dense programme over the pair (d_ref, d_c) (each neuron moves it by
+  −2·W[·, j]·h_j with probability q_j), then the output faults (given the reference row's
+  change the other rows are independent). P(decision changes) = P(∪_c A_c) lies in
+  [max_c P(A_c), Σ_c P(A_c)]; the classes whose sum stays within a quarter of the width are
+  bounded so, the union over the others comes from a sparse joint programme over their dots
+  (states below the cut to the upper bound). Otherwise the output layer is exact per changed
+  set. Sums are in float64 (all positive, 1 − Π(1 − x) as −expm1(Σ log1p(−x))) and the final
+  interval is widened outward by 10⁻⁹ relative + 10⁻¹⁵ absolute (far above float64 rounding
+  over these sums): the interval is rigorous. ``keep`` asks for P(decision ≠ keep) instead
+  (with the true class: one minus the probability of staying or becoming correct).
 
 Faults are in the weights of the layers in ``layers`` (0-based: hidden blocks, then the output
-layer, index ``len(model.blocks)``); biases, batch norm and inputs are fault-free. Binary
-weights only (ternary and 2-bit storage encodings are not modelled yet: refused).
+layer, index ``len(model.blocks)``); biases, batch norm and inputs are fault-free.
 """
 
 from __future__ import annotations
@@ -65,15 +78,58 @@ __all__ = [
 Flip = tuple[int, int, int]  # (layer, row, column)
 
 
-def _check(model: BNN, x: Any, layers: Sequence[int] | None) -> tuple[np.ndarray, frozenset]:
-    if any((b.weight == 0).any() for b in model.blocks) or (model.output.weight == 0).any():
-        raise RegionError("faults: ternary weights are not supported yet (binary weights only)")
+STORAGES = ("auto", "binary", "int2")
+
+
+@dataclass(frozen=True)
+class Storage:
+    """How weights are stored: ``bits`` per weight; ``options(w)`` lists, for a stored value
+    w, every nonempty set of flipped bits as (bit mask, bits flipped, value read back).
+
+    * ``binary``: one bit per ±1 weight (FINN's bipolar: 1 is +1, 0 is −1); a flip negates.
+    * ``int2``: two bits per weight in two's complement (QONNX INT2; −1 = 11, 0 = 00,
+      +1 = 01). A flipped pattern reads back as its two's-complement value, so 10 reads −2:
+      faults can leave the ternary set. Ternary models are stored so.
+    """
+
+    name: str
+    bits: int
+
+    def options(self, w: int) -> list[tuple[int, int, int]]:
+        if self.name == "binary":
+            return [(1, 1, -w)]
+        code = w & 3
+        return [(m, bin(m).count("1"), _INT2[code ^ m]) for m in (1, 2, 3)]
+
+
+_INT2 = {0: 0, 1: 1, 2: -2, 3: -1}  # two's-complement 2-bit pattern → value
+
+
+def storage_of(model: BNN, storage: str = "auto") -> Storage:
+    """Return the storage: ``auto`` is ``int2`` when the model holds a zero weight (ternary),
+    else ``binary``; ``binary`` is refused for ternary models."""
+    if storage not in STORAGES:
+        raise RegionError(f"faults: storage must be one of {', '.join(STORAGES)}, got {storage!r}")
+    ternary = any((b.weight == 0).any() for b in model.blocks) or bool(
+        (model.output.weight == 0).any()
+    )
+    if storage == "binary" and ternary:
+        raise RegionError("faults: a ternary model cannot be stored in binary (use int2)")
+    if storage == "int2" or (storage == "auto" and ternary):
+        return Storage("int2", 2)
+    return Storage("binary", 1)
+
+
+def _check(
+    model: BNN, x: Any, layers: Sequence[int] | None, storage: str = "auto"
+) -> tuple[np.ndarray, frozenset, Storage]:
+    st = storage_of(model, storage)
     v = np.asarray(x, dtype=np.int8).reshape(-1)
     if v.size != model.input_size or not np.isin(v, (-1, 1)).all():
         raise RegionError(f"faults: the input must be {model.input_size} values ±1")
     n_layers = len(model.blocks) + 1
     if layers is None:
-        return v, frozenset(range(n_layers))
+        return v, frozenset(range(n_layers)), st
     out = set()
     for layer in layers:
         if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)):
@@ -81,7 +137,7 @@ def _check(model: BNN, x: Any, layers: Sequence[int] | None) -> tuple[np.ndarray
         if not 0 <= int(layer) < n_layers:
             raise RegionError(f"faults: layer {layer} out of range 0..{n_layers - 1}")
         out.add(int(layer))
-    return v, frozenset(out)
+    return v, frozenset(out), st
 
 
 def _check_k(k: Any, n: int, name: str) -> int:
@@ -92,10 +148,22 @@ def _check_k(k: Any, n: int, name: str) -> int:
     return int(k)
 
 
-def weight_bits(model: BNN, layers: frozenset) -> int:
+def weight_bits(model: BNN, layers: frozenset, storage: Storage | None = None) -> int:
     """Return the number of stored weight bits that may flip."""
+    per = (storage or storage_of(model)).bits
     mats = [b.weight for b in model.blocks] + [model.output.weight]
-    return sum(int(w.size) for i, w in enumerate(mats) if i in layers)
+    return per * sum(int(w.size) for i, w in enumerate(mats) if i in layers)
+
+
+def _groups(w: np.ndarray, v: np.ndarray) -> list[tuple[int, int, np.ndarray]]:
+    """Split a row's columns by (stored weight, input value): [(w, x, columns)]."""
+    out = []
+    for wv in (-1, 0, 1):
+        for xv in (-1, 1):
+            cols = np.flatnonzero((w == wv) & (v == xv))
+            if cols.size:
+                out.append((wv, xv, cols))
+    return out
 
 
 # --- polynomials in the number of flips, each coefficient with one witness flip set -------
@@ -110,23 +178,26 @@ class _Poly:
     def one(cls, K: int) -> _Poly:
         return cls([1] + [0] * K, [()] + [None] * K)
 
+    @classmethod
+    def zero(cls, K: int) -> _Poly:
+        return cls([0] * (K + 1), [None] * (K + 1))
+
     def mindeg(self) -> int | None:
         return next((k for k, v in enumerate(self.c) if v), None)
 
     def __mul__(self, other: _Poly) -> _Poly:
         K = len(self.c) - 1
-        c = [0] * (K + 1)
-        w: list[tuple[Flip, ...] | None] = [None] * (K + 1)
+        out = _Poly.zero(K)
         for i, a in enumerate(self.c):
             if not a:
                 continue
             for j in range(K + 1 - i):
                 b = other.c[j]
                 if b:
-                    c[i + j] += a * b
-                    if w[i + j] is None:
-                        w[i + j] = self.w[i] + other.w[j]  # type: ignore[operator]
-        return _Poly(c, w)
+                    out.c[i + j] += a * b
+                    if out.w[i + j] is None:
+                        out.w[i + j] = self.w[i] + other.w[j]  # type: ignore[operator]
+        return out
 
     def add(self, other: _Poly) -> None:
         for k, v in enumerate(other.c):
@@ -136,22 +207,73 @@ class _Poly:
                     self.w[k] = other.w[k]
 
 
-def _row_polys(
-    K: int, pos: np.ndarray, neg: np.ndarray, outcome, layer: int, row: int
-) -> dict[Any, _Poly]:
-    """Return {outcome: poly} over the flip sets of one row: ``a`` of the weights at columns
-    ``pos`` (their product with the input is +1) and ``b`` of ``neg``; ``outcome(t)`` is the
-    row's result when a − b = t."""
+# a row's flip sets of at most K bits, by (bits flipped, dot change): [count, witness]
+_GF = dict[tuple[int, int], list]
+
+
+def _group_gf(K: int, wv: int, xv: int, cols: np.ndarray, st: Storage, layer: int, row: int) -> _GF:
+    """Flip sets within one group of a row (columns with stored weight ``wv`` and input
+    ``xv``): n_o weights take option o (distinct weights: a multinomial count); a weight
+    read back as w′ changes the dot by (w′ − wv)·xv."""
+    opts = [o for o in st.options(wv) if o[1] <= K]
+    g = len(cols)
+    out: _GF = {}
+
+    def flips_of(col: int, mask: int) -> tuple[Flip, ...]:
+        if st.name == "binary":
+            return ((layer, row, int(col)),)
+        return tuple((layer, row, int(col), b) for b in (0, 1) if mask >> b & 1)
+
+    def rec(i: int, used: int, k: int, delta: int, count: int, wit: tuple) -> None:
+        if i == len(opts):
+            cell = out.setdefault((k, delta), [0, wit])
+            cell[0] += count
+            return
+        mask, kb, new = opts[i]
+        n = 0
+        while used + n <= g and k + n * kb <= K:
+            extra = tuple(f for col in cols[used : used + n] for f in flips_of(col, mask))
+            rec(
+                i + 1,
+                used + n,
+                k + n * kb,
+                delta + n * (new - wv) * xv,
+                count * math.comb(g - used, n),
+                wit + extra,
+            )
+            n += 1
+
+    rec(0, 0, 0, 0, 1, ())
+    return out
+
+
+def _row_gf(
+    K: int, w: np.ndarray, v: np.ndarray, st: Storage, layer: int, row: int, flippable: bool
+) -> _GF:
+    """The row's flip sets of at most K bits by (bits, dot change), with witnesses."""
+    acc: _GF = {(0, 0): [1, ()]}
+    if not flippable:
+        return acc
+    for wv, xv, cols in _groups(w, v):
+        gf = _group_gf(K, wv, xv, cols, st, layer, row)
+        new: _GF = {}
+        for (k1, d1), (c1, w1) in acc.items():
+            for (k2, d2), (c2, w2) in gf.items():
+                if k1 + k2 <= K:
+                    cell = new.setdefault((k1 + k2, d1 + d2), [0, w1 + w2])
+                    cell[0] += c1 * c2
+        acc = new
+    return acc
+
+
+def _row_polys(K: int, gf: _GF, outcome) -> dict[Any, _Poly]:
+    """Return {outcome(dot change): poly over the number of flipped bits}."""
     out: dict[Any, _Poly] = {}
-    for a in range(min(K, len(pos)) + 1):
-        for b in range(min(K - a, len(neg)) + 1):
-            key = outcome(a - b)
-            p = out.setdefault(key, _Poly([0] * (K + 1), [None] * (K + 1)))
-            p.c[a + b] += math.comb(len(pos), a) * math.comb(len(neg), b)
-            if p.w[a + b] is None:
-                p.w[a + b] = tuple((layer, row, int(i)) for i in pos[:a]) + tuple(
-                    (layer, row, int(i)) for i in neg[:b]
-                )
+    for (k, delta), (count, wit) in gf.items():
+        p = out.setdefault(outcome(delta), _Poly.zero(K))
+        p.c[k] += count
+        if p.w[k] is None:
+            p.w[k] = wit
     return out
 
 
@@ -174,9 +296,11 @@ class FaultCounts:
 
 
 class _Counter:
-    def __init__(self, model: BNN, layers: frozenset, K: int, budget_end: float | None) -> None:
-        self.model, self.layers, self.K, self.end = model, layers, K, budget_end
-        self.kmat = output_thresholds(model.output)
+    def __init__(
+        self, model: BNN, layers: frozenset, K: int, st: Storage, budget_end: float | None
+    ) -> None:
+        self.model, self.layers, self.K, self.st, self.end = model, layers, K, st, budget_end
+        self.kmat = output_thresholds(model.output, max_abs_weight=2)
 
     def _tick(self) -> None:
         if self.end is not None and time.perf_counter() > self.end:
@@ -194,22 +318,20 @@ class _Counter:
         changers: list[tuple[int, _Poly, _Poly]] = []
         rest = _Poly.one(K)
         for j in range(block.out_size):
-            prod = block.weight[j].astype(np.int64) * v
-            pos = np.flatnonzero(prod > 0) if flippable else np.zeros(0, np.int64)
-            neg = np.flatnonzero(prod < 0) if flippable else np.zeros(0, np.int64)
-            d = int(prod.sum())
-            ts = np.arange(-K, K + 1)
-            fires = neuron_fires(block, j, d - 2 * ts)
+            gf = _row_gf(K, block.weight[j], v, self.st, index, j, flippable)
+            d = int(block.weight[j].astype(np.int64) @ v)
+            deltas = sorted({delta for _, delta in gf})
+            fires = neuron_fires(block, j, d + np.array(deltas, dtype=np.int64))
             orig = bool(neuron_fires(block, j, np.array([d]))[0])
-            table = dict(zip(ts.tolist(), (fires != orig).tolist(), strict=True))
-            polys = _row_polys(K, pos, neg, lambda t, tb=table: tb[t], index, j)
-            same = polys.get(False, _Poly([0] * (K + 1), [None] * (K + 1)))
+            table = dict(zip(deltas, (fires != orig).tolist(), strict=True))
+            polys = _row_polys(K, gf, table.__getitem__)
+            same = polys.get(False, _Poly.zero(K))
             chg = polys.get(True)
             if chg is not None and chg.mindeg() is not None:
                 changers.append((j, same, chg))
             else:
                 rest = rest * same
-        out = [_Poly([0] * (K + 1), [None] * (K + 1)) for _ in range(m.num_classes)]
+        out = [_Poly.zero(K) for _ in range(m.num_classes)]
 
         def walk(t: int, acc: _Poly, flipped: list[int]) -> None:
             low = acc.mindeg()
@@ -236,17 +358,15 @@ class _Counter:
 
     def output(self, v: np.ndarray, K: int) -> list[_Poly]:
         m = self.model
-        w = m.output.weight.astype(np.int64)
-        dots = w @ v.astype(np.int64)
+        w = m.output.weight
+        dots = w.astype(np.int64) @ v.astype(np.int64)
         C = m.num_classes
         flippable = len(m.blocks) in self.layers
-        rows = []
-        for c in range(C):
-            prod = w[c] * v
-            pos = np.flatnonzero(prod > 0) if flippable else np.zeros(0, np.int64)
-            neg = np.flatnonzero(prod < 0) if flippable else np.zeros(0, np.int64)
-            rows.append(_row_polys(K, pos, neg, lambda t: -2 * t, len(m.blocks), c))
-        out = [_Poly([0] * (K + 1), [None] * (K + 1)) for _ in range(C)]
+        rows = [
+            _row_polys(K, _row_gf(K, w[c], v, self.st, len(m.blocks), c, flippable), int)
+            for c in range(C)
+        ]
+        out = [_Poly.zero(K) for _ in range(C)]
 
         def walk(c: int, acc: _Poly, delta: list[int]) -> None:
             low = acc.mindeg()
@@ -269,32 +389,40 @@ def fault_counts(
     max_flips: int,
     *,
     layers: Sequence[int] | None = None,
+    storage: str = "auto",
     timeout: float | None = None,
 ) -> FaultCounts:
-    """Return exact per-class counts of the flip sets of exactly k weights, k = 0..max_flips
-    (module docstring), each with a witness."""
-    v, lay = _check(model, x, layers)
-    bits = weight_bits(model, lay)
+    """Return exact per-class counts of the sets of exactly k flipped weight bits,
+    k = 0..max_flips (module docstring), each with a witness."""
+    v, lay, st = _check(model, x, layers, storage)
+    bits = weight_bits(model, lay, st)
     K = _check_k(max_flips, bits, "flips")
     end = None if timeout is None else time.perf_counter() + timeout
-    polys = _Counter(model, lay, K, end).layer(0, v, K)
+    polys = _Counter(model, lay, K, st, end).layer(0, v, K)
     label = int(classify(model, v))
     res = FaultCounts(label, [p.c for p in polys], [p.w for p in polys], bits)
+    res.extra["storage"] = st.name
     for k in range(K + 1):  # every flip set of size k lands in exactly one class
         if sum(p.c[k] for p in polys) != math.comb(bits, k):  # pragma: no cover - invariant
             raise AssertionError("fault counts do not add up to C(N, k)")
     return res
 
 
-def apply_flips(model: BNN, flips: Sequence[Flip]) -> BNN:
-    """Return ``model`` with the weights at ``flips`` negated."""
+def apply_flips(model: BNN, flips: Sequence[Sequence[int]]) -> BNN:
+    """Return ``model`` with the flipped bits applied: a (layer, row, column) triple negates a
+    binary weight; a (layer, row, column, bit) quadruple flips that bit of its int2 pattern
+    (:class:`Storage`). The weights are not re-validated (int2 faults may read −2)."""
     from dataclasses import replace
 
     blocks = [replace(b, weight=b.weight.copy()) for b in model.blocks]
     out = replace(model.output, weight=model.output.weight.copy())
-    for layer, row, col in flips:
+    for flip in flips:
+        layer, row, col = (int(f) for f in flip[:3])
         w = out.weight if layer == len(blocks) else blocks[layer].weight
-        w[row, col] = -w[row, col]
+        if len(flip) == 3:
+            w[row, col] = -w[row, col]
+        else:
+            w[row, col] = _INT2[(int(w[row, col]) & 3) ^ (1 << int(flip[3]))]
     return replace(model, blocks=tuple(blocks), output=out)
 
 
@@ -305,6 +433,7 @@ def min_flips(
     *,
     target: int | None = None,
     layers: Sequence[int] | None = None,
+    storage: str = "auto",
     timeout: float | None = None,
 ) -> dict[str, Any]:
     """Return the smallest number of weight flips (≤ ``max_flips``) that changes the decision
@@ -316,7 +445,7 @@ def min_flips(
         isinstance(target, bool) or not isinstance(target, (int, np.integer)) or not 0 <= target < C
     ):
         raise RegionError(f"faults: target class must be in 0..{C - 1}, got {target!r}")
-    res = fault_counts(model, x, max_flips, layers=layers, timeout=timeout)
+    res = fault_counts(model, x, max_flips, layers=layers, storage=storage, timeout=timeout)
     want = [target] if target is not None else [c for c in range(C) if c != res.label]
     best = None
     for k in range(len(res.per_class[0])):
@@ -331,6 +460,7 @@ def min_flips(
         "faulted_class": None,
         "max_flips": len(res.per_class[0]) - 1,
         "weight_bits": res.bits,
+        "storage": res.extra["storage"],
     }
     if best is not None:
         k, cls, flips = best
@@ -367,40 +497,160 @@ def _diff_pmf(npos: int, nneg: int, p: float) -> tuple[np.ndarray, int]:
     return np.convolve(_binom_pmf(npos, p), _binom_pmf(nneg, p)[::-1]), nneg
 
 
-class _Rater:
-    def __init__(self, model: BNN, layers: frozenset, p: float, cut: float, end, label) -> None:
-        self.model, self.layers, self.p, self.cut, self.end = model, layers, p, cut, end
-        self.label = label  # the fault-free decision on the input
-        self.kmat = output_thresholds(model.output)
+@functools.lru_cache(maxsize=4096)
+def _int2_group_pmf(wv: int, xv: int, g: int, p: float) -> tuple[np.ndarray, int]:
+    """(pmf, offset) of the dot change of g int2 weights stored as ``wv`` under input ``xv``
+    (each of their bits flipping with probability p): one weight's law, to the power g."""
+    one = np.zeros(7)  # dot changes −3..3
+    one[3] = (1 - p) ** 2
+    for _, k, new in Storage("int2", 2).options(wv):
+        one[(new - wv) * xv + 3] += p**k * (1 - p) ** (2 - k)
+    out, off, base, boff = np.ones(1), 0, one, 3
+    while g:
+        if g & 1:
+            out, off = np.convolve(out, base), off + boff
+        g >>= 1
+        if g:
+            base, boff = np.convolve(base, base), 2 * boff
+    return out, off
 
-    def _qs(self, index: int, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Return (h, q): the block's fault-free outputs and each neuron's change probability."""
-        block = self.model.blocks[index]
-        h = block_forward(block, v[None, :])[0]
-        flippable = index in self.layers
-        qs = np.zeros(block.out_size)
-        for j in range(block.out_size):
-            prod = block.weight[j].astype(np.int64) * v
-            npos, nneg = (int((prod > 0).sum()), int((prod < 0).sum())) if flippable else (0, 0)
-            pmf, off = _diff_pmf(npos, nneg, self.p)
-            d = int(prod.sum())
-            ts = np.arange(len(pmf)) - off
-            fires = neuron_fires(block, j, d - 2 * ts)
-            orig = bool(neuron_fires(block, j, np.array([d]))[0])
-            qs[j] = float(pmf[fires != orig].sum())
-        return h, np.clip(qs, 0.0, 1.0)
+
+def _row_pmf(
+    w: np.ndarray, v: np.ndarray, p: float, st: Storage, flippable: bool
+) -> tuple[np.ndarray, int, int]:
+    """(pmf, offset, stride) of a row's dot change: change = stride·(index − offset)."""
+    if not flippable or p == 0:
+        return np.ones(1), 0, 1
+    if st.name == "binary":  # a − b flips (a of the npos agreeing weights): change −2(a − b)
+        prod = w.astype(np.int64) * v
+        npos, nneg = int((prod > 0).sum()), int((prod < 0).sum())
+        pmf, _ = _diff_pmf(npos, nneg, p)
+        return pmf[::-1], npos, 2
+    out, off = np.ones(1), 0
+    for wv, xv, cols in _groups(w, v):
+        gp, goff = _int2_group_pmf(wv, xv, len(cols), p)
+        out, off = np.convolve(out, gp), off + goff
+    return out, off, 1
+
+
+_TINY = 1e-30  # states (and output-fault terms) lighter than this are dropped into the slack
+
+
+class _Rater:
+    """Bounds on P(decision changes) given a layer's input (module docstring); ``cut`` is the
+    probability below which changed sets / joint states are dropped (their mass goes to the
+    upper bound only)."""
+
+    def __init__(
+        self, model: BNN, layers: frozenset, p: float, st: Storage, width: float, end, label: int
+    ) -> None:
+        self.model, self.layers, self.p, self.width, self.end = model, layers, p, width, end
+        self.st = st
+        self.label = label  # the fault-free decision on the input
+        self.cut = 1e-4
+        self.kmat = output_thresholds(model.output, max_abs_weight=2)
+        self.w = model.output.weight.astype(np.int64)
+        self.n = int(self.w.shape[1])
+        self.out_flip = len(model.blocks) in layers
+        # the pair programmes need an output row's fault law to be a function of its dot:
+        # ±1 weights, stored in binary (or not faulty)
+        self.pairable = bool((self.w != 0).all()) and (st.name == "binary" or not self.out_flip)
+        self._heads: dict[int, np.ndarray] = {}
+        self._pairs: dict[bytes, tuple[np.ndarray, np.ndarray, float]] = {}
+
+    def _tick(self) -> None:
+        if self.end is not None and time.perf_counter() > self.end:
+            raise LimitReached("timeout: time limit exceeded")
+
+    def _row(self, d: int) -> tuple[np.ndarray, int]:
+        """(pmf, offset) of t = a − b for an output row whose dot is d (its delta is −2t)."""
+        if not self.out_flip:
+            return np.ones(1), 0
+        return _diff_pmf((self.n + d) // 2, (self.n - d) // 2, self.p)
+
+    def _head(self, d: int) -> np.ndarray:
+        """H[s + n + 1] = P(t < s), s = −n−1..n+1, for an output row whose dot is d."""
+        got = self._heads.get(d)
+        if got is None:
+            pmf, off = self._row(d)
+            cs = np.concatenate([[0.0], np.cumsum(pmf)])
+            s = np.arange(-self.n - 1, self.n + 2)
+            got = np.clip(cs[np.clip(s + off, 0, len(pmf))], 0.0, 1.0)
+            self._heads[d] = got
+        return got
+
+    def _lose(self, dl: int, dcs: Sequence[int], cls: Sequence[int]) -> tuple[float, float]:
+        """Return [lo, hi] of P(some class of ``cls`` beats the label | output dots dl, dcs),
+        over the output rows' faults. Label beats c iff (dl − 2t_l) − (dc − 2t_c) ≥ K[l, c],
+        i.e. t_c ≥ s = ⌈(K[l, c] + dc − dl + 2t_l) / 2⌉; given t_l the rows are independent,
+        and 1 − Π(1 − P(t_c < s)) is computed as −expm1(Σ log1p(−·)) (no cancellation)."""
+        pl, offl = self._row(dl)
+        t = np.arange(len(pl)) - offl
+        keep = pl > _TINY
+        slack = float(pl[~keep].sum())
+        pl, t = pl[keep], t[keep]
+        dl2 = dl - 2 * t
+        logkeep = np.zeros(len(t))
+        n = self.n
+        with np.errstate(divide="ignore"):
+            for c, dc in zip(cls, dcs, strict=True):
+                s = -((dl2 - dc - int(self.kmat[self.label, c])) // 2)
+                head = self._head(int(dc))[np.clip(s + n + 1, 0, 2 * n + 2)]
+                logkeep += np.log1p(-head)
+        lo = float(pl @ -np.expm1(logkeep))
+        return lo, lo + slack
+
+    def _pair_dp(self, h: np.ndarray, qs: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        """Per class c ≠ label, [lo, hi] of P(c beats the label) exactly: a dense dynamic
+        programme over the pair of output dots (d_label, d_c), every last-layer neuron j
+        moving them by −2·W[·, j]·h_j with probability q_j; then the output faults."""
+        n, w, lab = self.n, self.w, self.label
+        d0 = w @ h.astype(np.int64)
+        C = self.model.num_classes
+        lo, hi = np.zeros(C), np.zeros(C)
+        active = [int(j) for j in np.flatnonzero(qs > 0)]
+        for c in range(C):
+            if c == lab:
+                continue
+            A = np.zeros((n + 1, n + 1))
+            A[(d0[lab] + n) // 2, (d0[c] + n) // 2] = 1.0
+            for j in active:
+                q = float(qs[j])
+                a, b = -int(w[lab, j] * h[j]), -int(w[c, j] * h[j])  # index shifts, ±1
+                moved = np.zeros_like(A)
+                moved[max(a, 0) : n + 1 + min(a, 0), max(b, 0) : n + 1 + min(b, 0)] = A[
+                    max(-a, 0) : n + 1 + min(-a, 0), max(-b, 0) : n + 1 + min(-b, 0)
+                ]
+                A = A * (1 - q) + moved * q
+            self._tick()
+            heavy = A > _TINY
+            slack = float(A[~heavy].sum())
+            total = 0.0
+            for i in np.flatnonzero(heavy.any(axis=1)):
+                js = np.flatnonzero(heavy[i])
+                dl = 2 * int(i) - n
+                pl, offl = self._row(dl)
+                t = np.arange(len(pl)) - offl
+                keep = pl > _TINY
+                slack += float(pl[~keep].sum()) * float(A[i, js].sum())
+                dcs = 2 * js - n
+                s = -((dl - 2 * t[keep][:, None] - dcs[None, :] - int(self.kmat[lab, c])) // 2)
+                heads = np.stack([self._head(int(d)) for d in dcs])  # (J, 2n + 3)
+                got = heads[np.arange(len(js))[None, :], np.clip(s + n + 1, 0, 2 * n + 2)]
+                total += float(A[i, js] @ (pl[keep] @ got))
+            lo[c], hi[c] = total, total + slack
+        return lo, hi, float(np.prod(1 - qs))
 
     def changed(self, index: int, v: np.ndarray) -> tuple[float, float]:
         """Return [lo, hi] of P(decision differs from the fault-free one | layer input v)."""
-        if self.end is not None and time.perf_counter() > self.end:
-            raise LimitReached("timeout: time limit exceeded")
+        self._tick()
         m = self.model
         if index == len(m.blocks):
-            q = 1.0 - self.kept(v.astype(np.int64) @ m.output.weight.T.astype(np.int64))
+            q = self._out_change(v)
             return q, q
         h, qs = self._qs(index, v)
-        if index == len(m.blocks) - 1:
-            return self._last(h, qs)
+        if index == len(m.blocks) - 1 and self.pairable:
+            return self._last(v, h, qs)
         base = float(np.prod(1 - qs))
         order = [int(j) for j in np.argsort(-qs) if qs[j] > 0]
         lo = hi = seen = 0.0
@@ -430,75 +680,100 @@ class _Rater:
                 stack.append((t + 1, r, (*S, j)))
         return lo, min(1.0, hi + max(0.0, 1.0 - seen))
 
-    def _last(self, h: np.ndarray, qs: np.ndarray) -> tuple[float, float]:
-        """The last hidden layer: the decision depends on its changed set S only through the
-        output dots W·h′ (and the output rows' faults, whose split into weights agreeing or
-        not with h′ is a function of those dots), so sets with equal dots merge: a dynamic
-        programme over the neurons with states = output dots, states below the cut dropped
-        (their mass goes to the upper bound only)."""
-        w = self.model.output.weight.astype(np.int64)
+    def _qs(self, index: int, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return (h, q): the block's fault-free outputs and each neuron's change probability."""
+        block = self.model.blocks[index]
+        h = block_forward(block, v[None, :])[0]
+        flippable = index in self.layers
+        qs = np.zeros(block.out_size)
+        for j in range(block.out_size):
+            pmf, off, stride = _row_pmf(block.weight[j], v, self.p, self.st, flippable)
+            d = int(block.weight[j].astype(np.int64) @ v)
+            fires = neuron_fires(block, j, d + stride * (np.arange(len(pmf)) - off))
+            orig = bool(neuron_fires(block, j, np.array([d]))[0])
+            qs[j] = float(pmf[fires != orig].sum())
+        return h, np.clip(qs, 0.0, 1.0)
+
+    def _out_change(self, hv: np.ndarray) -> float:
+        """P(the decision differs from the label | last hidden values ``hv``), exactly over
+        the output rows' faults: given the label row's change δ_l the rows are independent;
+        the label beats c iff δ_c ≤ d_l + δ_l − d_c − K[l, c]."""
+        hv = hv.astype(np.int64)
+        dots = self.w @ hv
+        lab = self.label
+        rows = [
+            _row_pmf(self.model.output.weight[c], hv, self.p, self.st, self.out_flip)
+            for c in range(self.model.num_classes)
+        ]
+        pl, offl, sl = rows[lab]
+        dl = sl * (np.arange(len(pl)) - offl)
+        logkeep = np.zeros(len(pl))
+        with np.errstate(divide="ignore"):
+            for c, (pc, offc, sc) in enumerate(rows):
+                if c == lab:
+                    continue
+                deltas = sc * (np.arange(len(pc)) - offc)  # increasing
+                tail = np.concatenate([np.cumsum(pc[::-1])[::-1], [0.0]])  # P(δ_c ≥ δ[i])
+                bound = dots[lab] + dl - dots[c] - int(self.kmat[lab, c])
+                beaten_not = tail[np.searchsorted(deltas, bound, side="right")]
+                logkeep += np.log1p(-np.clip(beaten_not, 0.0, 1.0))
+        return min(1.0, float(pl @ -np.expm1(logkeep)))
+
+    def _last(self, v: np.ndarray, h: np.ndarray, qs: np.ndarray) -> tuple[float, float]:
+        """The last hidden layer. Per class c, P(c beats the label) = P(A_c) comes exactly from
+        a two-dimensional programme (:meth:`_pair_dp`); P(decision changes) = P(∪ A_c). The
+        classes are sorted by P(A_c); those of the tail whose sum stays within a quarter of
+        the width are bounded by that sum (union bound), and the union over the others by a
+        joint programme over their output dots (states below the cut dropped, their mass to
+        the upper bound); max_c P(A_c) ≤ P(∪) ≤ Σ_c P(A_c) always."""
+        key = v.tobytes()
+        if key not in self._pairs:
+            self._pairs[key] = self._pair_dp(h, qs)
+        plo, phi, _ = self._pairs[key]
+        cls = [int(c) for c in np.argsort(-phi) if c != self.label]
+        rest, kept = 0.0, list(cls)
+        while kept and rest + phi[kept[-1]] <= self.width / 4:
+            rest += phi[kept.pop()]
+        best_lo, union_hi = float(plo.max()), float(phi.sum())
+        if len(kept) <= 1:
+            lo = float(plo[kept[0]]) if kept else best_lo
+            hi = (float(phi[kept[0]]) if kept else 0.0) + rest
+            return max(lo, best_lo), min(1.0, hi, union_hi)
+        jlo, jhi = self._joint(h, qs, kept)
+        return max(jlo, best_lo), min(1.0, jhi + rest, union_hi)
+
+    def _joint(self, h: np.ndarray, qs: np.ndarray, cls: list[int]) -> tuple[float, float]:
+        """[lo, hi] of P(some class of ``cls`` beats the label): a sparse programme over the
+        output dots of the label and ``cls``, states below the cut dropped."""
+        rows = [self.label, *cls]
+        w = self.w[rows]
         states = {tuple((w @ h.astype(np.int64)).tolist()): 1.0}
         dropped = 0.0
         for j in np.argsort(-qs):
             q = float(qs[j])
             if q <= 0:
                 continue
-            step = -2 * w[:, j] * int(h[j])
+            step = (-2 * w[:, j] * int(h[j])).tolist()
             new: dict[tuple, float] = {}
             for n_done, (key, pr) in enumerate(states.items()):
-                if n_done % 4096 == 4095 and self.end is not None:
-                    if time.perf_counter() > self.end:
-                        raise LimitReached("timeout: time limit exceeded")
-                for k2, p2 in ((key, pr * (1 - q)), (tuple(np.add(key, step).tolist()), pr * q)):
+                if n_done % 4096 == 4095:
+                    self._tick()
+                moved = tuple(a + b for a, b in zip(key, step, strict=True))
+                for k2, p2 in ((key, pr * (1 - q)), (moved, pr * q)):
                     if p2 < self.cut:
                         dropped += p2
                     else:
                         new[k2] = new.get(k2, 0.0) + p2
             states = new
-            if self.end is not None and time.perf_counter() > self.end:
-                raise LimitReached("timeout: time limit exceeded")
-        lo = 0.0
+            self._tick()
+        lo = hi = 0.0
         for i, (key, pr) in enumerate(states.items()):
-            lo += pr * (1.0 - self.kept(np.array(key)))
-            if i % 64 == 63 and self.end is not None and time.perf_counter() > self.end:
-                raise LimitReached("timeout: time limit exceeded")
-        return lo, min(1.0, lo + dropped)
-
-    def kept(self, dots: np.ndarray) -> float:
-        """Return P(the fault-free label still wins) given the output dots W·h′, every
-        output weight flipping with probability p (rows independent given the label's)."""
-        m = self.model
-        n = m.output.weight.shape[1]
-        C = m.num_classes
-        label = self.label
-        flippable = len(m.blocks) in self.layers
-        cdfs = []
-        for c in range(C):
-            npos, nneg = ((n + int(dots[c])) // 2, (n - int(dots[c])) // 2) if flippable else (0, 0)
-            pmf, off = _diff_pmf(npos, nneg, self.p)  # over t = a − b; the row's delta is −2t
-            cdfs.append((pmf, off, np.cumsum(pmf[::-1])))  # P(t ≥ s) at index len − 1 − (s + off)
-        pl, offl, _ = cdfs[label]
-        total = 0.0
-        for i in np.flatnonzero(pl):
-            dl = -2 * (i - offl)
-            prob = float(pl[i])
-            for c in range(C):
-                if c == label:
-                    continue
-                # label beats c iff (dots_l + dl) − (dots_c + dc) ≥ K[l, c] ⇔ dc ≤ bound,
-                # and dc = −2t, so t ≥ ⌈−bound / 2⌉
-                bound = int(dots[label]) + int(dl) - int(dots[c]) - int(self.kmat[label, c])
-                pc, offc, tail = cdfs[c]
-                s_min = -(bound // 2)  # ⌈−bound / 2⌉
-                idx = s_min + offc  # index into pc of t = s_min
-                if idx <= 0:
-                    continue  # every t qualifies
-                if idx >= len(pc):
-                    prob = 0.0
-                    break
-                prob *= float(tail[len(pc) - 1 - idx])
-            total += prob
-        return min(1.0, total)
+            a, b = self._lose(key[0], key[1:], cls)
+            lo += pr * a
+            hi += pr * b
+            if i % 64 == 63:
+                self._tick()
+        return lo, min(1.0, hi + dropped)
 
 
 def _prob(qs: np.ndarray, S: Sequence[int]) -> float:
@@ -512,29 +787,38 @@ def fault_rate(
     ber: Any,
     *,
     layers: Sequence[int] | None = None,
+    storage: str = "auto",
+    keep: int | None = None,
     width: float = 1e-6,
     timeout: float | None = None,
 ) -> dict[str, Any]:
     """Return a rigorous interval [lo, hi] for the probability that the decision on ``x``
-    changes when every stored weight bit flips independently with probability ``ber``."""
-    v, lay = _check(model, x, layers)
+    changes when every stored weight bit flips independently with probability ``ber``
+    (with ``keep``: that the decision is not the class ``keep``, e.g. the true one)."""
+    v, lay, st = _check(model, x, layers, storage)
     (p,) = _check_bers([ber])
     t0 = time.perf_counter()
     end = None if timeout is None else t0 + timeout
     label = int(classify(model, v))
+    C = model.num_classes
+    if keep is not None and (
+        isinstance(keep, bool) or not isinstance(keep, (int, np.integer)) or not 0 <= keep < C
+    ):
+        raise RegionError(f"faults: keep must be a class in 0..{C - 1}, got {keep!r}")
+    ref = label if keep is None else int(keep)
     if isinstance(width, bool) or not isinstance(width, (int, float)) or not 0 < width <= 1:
         raise RegionError(f"faults: width must be in (0, 1], got {width!r}")
-    # the cut: states (changed sets) less likely than it are dropped, their mass added to the
-    # upper bound only; it starts coarse (a first interval fast) and shrinks tenfold per pass
-    # until the width is met (a pass costs about ten times the one before: the total is the
-    # last pass's, within 10 %); a limit reports the last finished pass's interval
-    cut, lo, hi, status, reason = 1e-4, 0.0, 1.0, "ok", None
+    # the cut starts coarse (a first interval fast) and shrinks tenfold per pass until the
+    # width is met (a pass costs about ten times the one before: the total is the last
+    # pass's, within 10 %); a limit reports the last finished pass's interval
+    rater = _Rater(model, lay, p, st, float(width), end, ref)
+    lo, hi, status, reason = 0.0, 1.0, "ok", None
     try:
         while True:
-            lo, hi = _Rater(model, lay, p, cut, end, label).changed(0, v)
-            if hi - lo <= width or cut < 1e-300:
+            lo, hi = rater.changed(0, v)
+            if hi - lo <= width or rater.cut < 1e-300:
                 break
-            cut /= 10
+            rater.cut /= 10
     except LimitReached as exc:
         status, reason = "unknown", str(exc)
     lo = max(0.0, lo * (1 - 1e-9) - 1e-15)
@@ -542,11 +826,13 @@ def fault_rate(
     doc: dict[str, Any] = {
         "status": status,
         "label": label,
+        "keep": ref,
         "ber": p,
+        "storage": st.name,
         "lo": lo,
         "hi": hi,
         "width": hi - lo,
-        "method": "changed sets enumerated by probability; float64 widened outward",
+        "method": "pair and joint programmes over output dots; float64 widened outward",
         "reason": reason,
         "seconds": time.perf_counter() - t0,
     }
@@ -556,14 +842,22 @@ def fault_rate(
 # --- fault injection on the fast kernels ----------------------------------------------------
 
 
-def _faulted(model: BNN, rng: np.random.Generator, p: float, layers: frozenset) -> BNN:
-    """Return ``model`` with every weight of ``layers`` negated with probability ``p``."""
+def _faulted(model: BNN, rng: np.random.Generator, p: float, layers: frozenset, st: Storage) -> BNN:
+    """Return ``model`` with every stored weight bit of ``layers`` flipped with probability
+    ``p`` (binary: a flip negates; int2: each of the two bits of the pattern)."""
     from dataclasses import replace
+
+    decode = np.array([_INT2[c] for c in range(4)], dtype=np.int8)
 
     def flip(w: np.ndarray, on: bool) -> np.ndarray:
         if not on or p == 0:
             return w
-        return np.where(rng.random(w.shape) < p, -w, w).astype(w.dtype)
+        if st.name == "binary":
+            return np.where(rng.random(w.shape) < p, -w, w).astype(w.dtype)
+        mask = (rng.random(w.shape) < p).astype(np.int8) | (
+            (rng.random(w.shape) < p).astype(np.int8) << 1
+        )
+        return decode[(w.astype(np.int8) & 3) ^ mask]
 
     blocks = tuple(
         replace(b, weight=flip(b.weight, i in layers)) for i, b in enumerate(model.blocks)
@@ -595,6 +889,7 @@ def simulate(
     seed: int = 0,
     path: str = "auto",
     layers: Sequence[int] | None = None,
+    storage: str = "auto",
     confidence: float = 0.95,
     timeout: float | None = None,
     progress: Any = None,
@@ -611,13 +906,15 @@ def simulate(
 
     xs = np.atleast_2d(np.asarray(x, dtype=np.int8))
     ys = np.asarray(labels).reshape(-1)
-    _, lay = _check(model, xs[0], layers)
+    _, lay, st = _check(model, xs[0], layers, storage)
     ps = _check_bers(bers)
     if isinstance(trials, bool) or not isinstance(trials, int) or trials < 1:
         raise RegionError(f"faults: trials must be an integer >= 1, got {trials!r}")
     if len(ys) != len(xs):
         raise RegionError(f"faults: {len(xs)} inputs but {len(ys)} labels")
     used = check_path(path)
+    if st.name == "int2" and used in ("packed", "triton"):
+        raise RegionError(f"faults: path {used} cannot run int2 faults (weights may read −2)")
     z = NormalDist().inv_cdf(1 - (1 - confidence) / 2)
     rng = np.random.default_rng(seed)
     t0 = time.perf_counter()
@@ -629,7 +926,7 @@ def simulate(
             if end is not None and time.perf_counter() > end:
                 status, reason = "unknown", f"timeout: {timeout:g} s exceeded"
                 break
-            faulted = _faulted(model, rng, p, lay)
+            faulted = _faulted(model, rng, p, lay, st)
             t1 = time.perf_counter()
             pred = fast_predict(faulted, xs, used)
             infer_s += time.perf_counter() - t1
@@ -646,6 +943,7 @@ def simulate(
         "status": status,
         "reason": reason,
         "path": used,
+        "storage": st.name,
         "trials": trials,
         "inputs": len(xs),
         "confidence": confidence,
@@ -662,12 +960,13 @@ def exact_accuracy(
     ber: float,
     *,
     layers: Sequence[int] | None = None,
+    storage: str = "auto",
     width: float = 1e-6,
     timeout: float | None = None,
 ) -> dict[str, Any]:
-    """Return a rigorous interval of the expected accuracy on ``x`` at BER ``ber``: an input
-    classified correctly stays so with probability in [1 − hi, 1 − lo] (its
-    :func:`fault_rate`), a misclassified one becomes correct with probability in [0, hi]."""
+    """Return a rigorous interval of the expected accuracy on ``x`` at BER ``ber``: input i
+    stays (or becomes) correct with probability 1 − P(decision ≠ labels[i]), bounded by
+    :func:`fault_rate` with ``keep`` the true class."""
     xs = np.atleast_2d(np.asarray(x, dtype=np.int8))
     ys = np.asarray(labels).reshape(-1)
     t0 = time.perf_counter()
@@ -680,13 +979,12 @@ def exact_accuracy(
             if timeout is None
             else max(1e-3, (timeout - (time.perf_counter() - t0)) / (len(xs) - i))
         )
-        r = fault_rate(model, xi, ber, layers=layers, width=width, timeout=left)
+        r = fault_rate(
+            model, xi, ber, layers=layers, storage=storage, keep=int(yi), width=width, timeout=left
+        )
         status = "unknown" if r["status"] != "ok" else status
-        if r["label"] == int(yi):
-            lo += 1 - r["hi"]
-            hi += 1 - r["lo"]
-        else:
-            hi += r["hi"]
+        lo += 1 - r["hi"]
+        hi += 1 - r["lo"]
     n = max(len(xs), 1)
     return {
         "status": status,

@@ -14,6 +14,7 @@ A job is models × inputs × regions × analyses, with one engine and per-task l
     analyses = ["count", "verify", "radius", "explain"]   # and "faults": weight bit errors
     ber = [1e-4, 1e-3]              # faults: bit error rates (one task per input and rate)
     flips = 3                       # faults: also the fewest flips up to this many (optional)
+    width = 1e-6                    # faults: narrow each interval to this width (default 1e-6)
     engine = "auto"                 # or a table per analysis: {count = "bdd", verify = "sat"}
     time_limit = 60                 # seconds per task
     node_limit = 2000000            # live BDD nodes per task
@@ -65,6 +66,7 @@ KEYS = {
     "data_dir",
     "ber",
     "flips",
+    "width",
 }
 
 
@@ -133,13 +135,21 @@ def _number(doc: dict, key: str, path: Path, kind=(int, float), top: float = 1e9
     return value
 
 
+def model_digest(model_doc: dict) -> str:
+    """Return a stable SHA-256 of a model's content (computed once per model: serialising a
+    784-100-10 model takes about 10 ms, too long to repeat for every task)."""
+    blob = json.dumps(model_doc, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
 def task_key(
-    model_doc: dict, center: list[int], region: Any, analysis: str, engine: str, limits: tuple
+    model_sha: str, center: list[int], region: Any, analysis: str, engine: str, limits: tuple
 ) -> str:
-    """Return a stable SHA-256 of the task's content (model content, not its path)."""
+    """Return a stable SHA-256 of the task's content (model content by its
+    :func:`model_digest`, not its path)."""
     blob = json.dumps(
         {
-            "model": model_doc,
+            "model": model_sha,
             "input": center,
             "region": region,
             "analysis": analysis,
@@ -195,6 +205,9 @@ def load_job(path: str | Path) -> Job:
     flips = doc.get("flips", 0)
     if isinstance(flips, bool) or not isinstance(flips, int) or not 0 <= flips <= 64:
         raise JobError(f"{path}: flips: expected an integer 0..64, got {flips!r}")
+    width = _number(doc, "width", path, top=1.0)
+    if width is not None and "faults" not in analyses:
+        raise JobError(f"{path}: width: only the faults analysis takes a width")
     engine = doc.get("engine", "auto")
     if isinstance(engine, dict):
         extra = sorted(set(engine) - set(ANALYSES))
@@ -231,6 +244,7 @@ def load_job(path: str | Path) -> Job:
         except Bdd4bnnError as exc:
             raise JobError(f"{path}: models: {exc}") from None
         mdoc = model_to_dict(model)
+        msha = model_digest(mdoc)
         mname = str(model.metadata.get("name", Path(mpath).stem))
         centers: list[tuple[str, list[int]]] = []
         raws: dict[str, list[int]] = {}  # raw images of the mnist_test centres (L∞ balls)
@@ -292,12 +306,13 @@ def load_job(path: str | Path) -> Job:
             )
             faults = [
                 {"kind": "faults", "ber": float(b), "flips": flips, "true": truth.get(iname)}
+                | ({} if width is None else {"width": float(width)})
                 for b in bers
             ]
             for a in analyses:
                 per = {"radius": [None], "faults": faults}
                 for region in per.get(a, regions + own):
-                    key = task_key(mdoc, center, region, a, engines[a], limits)
+                    key = task_key(msha, center, region, a, engines[a], limits)
                     tasks.append(
                         Task(
                             key,

@@ -56,6 +56,8 @@ def _summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for r in rows:
         a = r["answer"] if isinstance(r["answer"], dict) else {}
         expl = a.get("explanations")
+        pc = a.get("p_correct") if r["analysis"] == "faults" else None
+        pc = pc if isinstance(pc, list) and len(pc) == 2 else [None, None]
         out.append(
             {
                 "key": r["key"],
@@ -74,12 +76,38 @@ def _summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     if isinstance(expl, list) and expl and isinstance(expl[0], list)
                     else None
                 ),
+                "ber": a.get("ber") if r["analysis"] == "faults" else None,
+                "p_correct_lo": pc[0],
+                "p_correct_hi": pc[1],
                 "seconds": round(r["seconds"] or 0.0, 4),
                 "peak_nodes": r["peak_nodes"],
                 "reason": a.get("reason") or a.get("error"),
             }
         )
     return out
+
+
+def expected_accuracy(summary: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per BER of the faults tasks on labelled inputs, the expected accuracy as a rigorous
+    interval: the mean of each input's [P(correct) lo, hi]; an input without an answer
+    (failed) counts as [0, 1]."""
+    by: dict[float, list[tuple[float, float]]] = {}
+    for s in summary:
+        if s["analysis"] != "faults" or not isinstance(s["ber"], (int, float)):
+            continue
+        lo, hi = s["p_correct_lo"], s["p_correct_hi"]
+        ok = isinstance(lo, (int, float)) and isinstance(hi, (int, float))
+        if ok or s["status"] == "error":
+            by.setdefault(float(s["ber"]), []).append((lo, hi) if ok else (0.0, 1.0))
+    return [
+        {
+            "ber": ber,
+            "lo": sum(a for a, _ in v) / len(v),
+            "hi": sum(b for _, b in v) / len(v),
+            "inputs": len(v),
+        }
+        for ber, v in sorted(by.items())
+    ]
 
 
 def _ok_values(summary: list[dict[str, Any]], analysis: str, field: str) -> list[Any]:
@@ -179,8 +207,22 @@ def _write(rows: list[dict[str, Any]], out: Path) -> dict[str, Any]:
         w.writeheader()
         w.writerows({k: _cell(v) for k, v in s.items()} for s in summary)
     totals = {s: sum(r["status"] == s for r in summary) for s in ("ok", "unknown", "error")}
+    accuracy = expected_accuracy(summary)
     (out / "summary.json").write_text(
-        json.dumps({"tasks": len(summary), "status": totals, "rows": summary}, indent=1)
+        json.dumps(
+            {
+                "tasks": len(summary),
+                "status": totals,
+                "expected_accuracy": accuracy,
+                "rows": summary,
+            },
+            indent=1,
+        )
+    )
+    acc_html = "".join(
+        f"<p class='accuracy'>Expected accuracy at BER {a['ber']:g}: "
+        f"[{a['lo']:.6f}, {a['hi']:.6f}] over {a['inputs']} inputs.</p>"
+        for a in accuracy
     )
     _plots(summary, out)
     head = "".join(f"<th>{html.escape(f)}</th>" for f in fields)
@@ -204,10 +246,11 @@ tr.error{{background:#fde0e0}} figure{{display:inline-block;margin:0 1em 1em 0}}
 <h1>bdd4bnn report</h1>
 <p id="totals">{len(summary)} tasks: {totals["ok"]} ok, {totals["unknown"]} unknown,
 {totals["error"]} failed.</p>
+{acc_html}
 {figures}
 <table id="results"><thead><tr>{head}</tr></thead><tbody>
 {body}
 </tbody></table></body></html>
 """
     (out / "index.html").write_text(page)
-    return {"tasks": len(summary), "status": totals}
+    return {"tasks": len(summary), "status": totals, "expected_accuracy": accuracy}

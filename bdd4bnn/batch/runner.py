@@ -77,23 +77,45 @@ def _answer(task: Task) -> tuple[str, dict[str, Any], int, str]:
 
 def _faults_answer(model, center, task: Task) -> tuple[str, dict[str, Any], int, str]:
     """P(decision changes) at the task's BER (a rigorous interval), the fewest flips up to
-    ``flips`` when asked, and, for test images, whether the fault-free decision is right."""
+    ``flips`` when asked, and, for test images, whether the fault-free decision is right and
+    P(the faulted decision is the true class) as an interval (``p_correct``). The time limit
+    is shared: each step gets an equal part of what the steps before it left."""
     from ..analyses.faults import fault_rate, min_flips
+    from ..semantics import classify
 
     spec = task.region
     t0 = time.perf_counter()
-    doc = fault_rate(model, center, spec["ber"], timeout=task.time_limit)
+    width = spec.get("width", 1e-6)
+    true = spec.get("true")
+    label = int(classify(model, center))
+    misread = true is not None and true != label and 0 <= true < model.num_classes
+    steps = 1 + bool(spec.get("flips")) + misread
+
+    def share() -> float | None:
+        nonlocal steps
+        steps -= 1
+        if task.time_limit is None:
+            return None
+        return max(1e-3, (task.time_limit - (time.perf_counter() - t0)) / (steps + 1))
+
+    doc = fault_rate(model, center, spec["ber"], width=width, timeout=share())
     if spec.get("flips"):
-        left = None if task.time_limit is None else task.time_limit - (time.perf_counter() - t0)
         try:
-            if left is not None and left <= 0:
-                raise LimitReached("timeout")
-            m = min_flips(model, center, spec["flips"], timeout=left)
+            m = min_flips(model, center, spec["flips"], timeout=share())
             doc |= {"min_flips": m["min_flips"], "flips": m["flips"]}
         except LimitReached:
             doc["status"] = "unknown"
-    if spec.get("true") is not None:
-        doc["correct"] = doc["label"] == spec["true"]
+    if true is not None:
+        doc["correct"] = label == true
+        if misread:  # P(decision ≠ the true class), computed for itself
+            right = fault_rate(model, center, spec["ber"], keep=true, width=width, timeout=share())
+            if right["status"] != "ok":
+                doc["status"] = "unknown"
+        elif label == true:
+            right = doc
+        else:  # a class the model cannot give: never correct
+            right = {"lo": 1.0, "hi": 1.0}
+        doc["p_correct"] = [1 - right["hi"], 1 - right["lo"]]
     doc["seconds"] = time.perf_counter() - t0
     return doc["status"], doc, 0, "faults"
 

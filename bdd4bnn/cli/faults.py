@@ -30,6 +30,16 @@ def _layers(text: str | None) -> list[int] | None:
         raise click.BadParameter(f"expected layer indices like 0,1, got {text!r}") from None
 
 
+STORAGE = click.option(
+    "--storage",
+    type=click.Choice(["auto", "binary", "int2"]),
+    default="auto",
+    show_default=True,
+    help="How weights are stored: binary (1 bit, a flip negates) or int2 (2 bits, two's "
+    "complement); auto: int2 for ternary models.",
+)
+
+
 def _common(fn):
     options = [
         click.argument("model", type=click.Path()),
@@ -39,6 +49,7 @@ def _common(fn):
             "--layers",
             help="Faulty layers, 0-based: hidden blocks, then the output layer (default: all).",
         ),
+        STORAGE,
         click.option("--timeout", type=Finite(min=0, min_open=True), help="Give up after this."),
         click.option("--json", "as_json", is_flag=True, help="Print one JSON object."),
     ]
@@ -66,20 +77,30 @@ def _unknown(exc: LimitReached, as_json: bool) -> None:
 
 @click.group()
 def faults() -> None:
-    """Exact analysis of weight bit errors (each stored ±1 weight may flip)."""
+    """Exact analysis of weight bit errors (each stored weight bit may flip)."""
 
 
 @faults.command(name="min")
 @_common
 @click.option("--max", "max_flips", type=click.IntRange(min=0), default=3, show_default=True)
 @click.option("--target", type=click.IntRange(min=0), help="Only flips to this class count.")
-def min_command(model, input_file, image, layers, timeout, as_json, max_flips, target) -> None:
+def min_command(
+    model, input_file, image, layers, storage, timeout, as_json, max_flips, target
+) -> None:
     """The fewest weight flips that change the decision, with a checked flip set."""
     from ..analyses.faults import min_flips
 
     net, x = _load(model, input_file, image)
     try:
-        doc = min_flips(net, x, max_flips, target=target, layers=_layers(layers), timeout=timeout)
+        doc = min_flips(
+            net,
+            x,
+            max_flips,
+            target=target,
+            layers=_layers(layers),
+            storage=storage,
+            timeout=timeout,
+        )
     except LimitReached as exc:
         _unknown(exc, as_json)
     doc["status"] = "ok"
@@ -91,7 +112,7 @@ def min_command(model, input_file, image, layers, timeout, as_json, max_flips, t
         else:
             rows += [
                 ("min flips", doc["min_flips"]),
-                ("flips", " ".join(f"{a}:{b}:{c}" for a, b, c in doc["flips"])),
+                ("flips", " ".join(":".join(map(str, f)) for f in doc["flips"])),
                 ("faulted class", doc["faulted_class"]),
             ]
         show(rows)
@@ -102,13 +123,15 @@ def min_command(model, input_file, image, layers, timeout, as_json, max_flips, t
 @faults.command(name="count")
 @_common
 @click.option("--flips", "max_flips", type=click.IntRange(min=0), required=True)
-def count_command(model, input_file, image, layers, timeout, as_json, max_flips) -> None:
+def count_command(model, input_file, image, layers, storage, timeout, as_json, max_flips) -> None:
     """Exact counts of the flip sets of each size k ≤ K that change the decision."""
     from ..analyses.faults import fault_counts
 
     net, x = _load(model, input_file, image)
     try:
-        res = fault_counts(net, x, max_flips, layers=_layers(layers), timeout=timeout)
+        res = fault_counts(
+            net, x, max_flips, layers=_layers(layers), storage=storage, timeout=timeout
+        )
     except LimitReached as exc:
         _unknown(exc, as_json)
     changed = res.changed()
@@ -117,6 +140,7 @@ def count_command(model, input_file, image, layers, timeout, as_json, max_flips)
         "status": "ok",
         "label": res.label,
         "weight_bits": res.bits,
+        "storage": res.extra["storage"],
         "changed": changed,
         "per_class": res.per_class,
         "total": total,
@@ -142,17 +166,34 @@ def count_command(model, input_file, image, layers, timeout, as_json, max_flips)
     show_default=True,
     help="Stop once the interval is this narrow.",
 )
-def rate_command(model, input_file, image, layers, timeout, as_json, ber, width) -> None:
+@click.option(
+    "--keep", type=click.IntRange(min=0), help="Instead: P(the decision is not this class)."
+)
+def rate_command(
+    model, input_file, image, layers, storage, timeout, as_json, ber, width, keep
+) -> None:
     """A rigorous interval for the probability that the decision changes at BER p."""
     from ..analyses.faults import fault_rate
 
     net, x = _load(model, input_file, image)
-    doc = fault_rate(net, x, ber, layers=_layers(layers), width=width, timeout=timeout)
+    doc = fault_rate(
+        net,
+        x,
+        ber,
+        layers=_layers(layers),
+        storage=storage,
+        keep=keep,
+        width=width,
+        timeout=timeout,
+    )
 
     def human() -> None:
         rows = _head(net, doc["label"])
         rows += [
-            ("P(changed)", f"[{doc['lo']:.6g}, {doc['hi']:.6g}] (width {doc['width']:.2g})"),
+            (
+                "P(changed)" if keep is None else f"P(not {keep})",
+                f"[{doc['lo']:.6g}, {doc['hi']:.6g}] (width {doc['width']:.2g})",
+            ),
             ("method", doc["method"]),
         ]
         if doc["status"] != "ok":
@@ -195,6 +236,7 @@ DEFAULT_BERS = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
 @click.option("--exact", is_flag=True, help="Also the rigorous intervals (faults rate).")
 @click.option("--png", type=click.Path(), help="Plot accuracy against BER (log axis).")
 @click.option("--layers", help="Faulty layers, 0-based (default: all).")
+@STORAGE
 @click.option("--timeout", type=Finite(min=0, min_open=True), help="Give up after this.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @friendly_errors
@@ -210,6 +252,7 @@ def simulate_command(
     exact,
     png,
     layers,
+    storage,
     timeout,
     as_json,
 ) -> None:
@@ -240,8 +283,18 @@ def simulate_command(
         y = labels[:images]
     ps = list(bers) or list(DEFAULT_BERS)
     t0 = time.perf_counter()
+    lay = _layers(layers)
     doc = simulate(
-        net, x, y, ps, trials=trials, seed=seed, path=path, layers=_layers(layers), timeout=timeout
+        net,
+        x,
+        y,
+        ps,
+        trials=trials,
+        seed=seed,
+        path=path,
+        layers=lay,
+        storage=storage,
+        timeout=timeout,
     )
     doc["exact"] = []
     if exact:
@@ -250,7 +303,9 @@ def simulate_command(
             if left is not None and left <= 0:
                 doc["status"] = "unknown"
                 break
-            doc["exact"].append(exact_accuracy(net, x, y, p, layers=_layers(layers), timeout=left))
+            doc["exact"].append(
+                exact_accuracy(net, x, y, p, layers=lay, storage=storage, timeout=left)
+            )
     if png is not None:
         from ..plots import draw_fault_curve
 

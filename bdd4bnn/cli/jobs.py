@@ -133,6 +133,11 @@ def report(db, out) -> None:
         rows = store.rows()
     res = write_report(rows, out)
     click.echo(f"wrote {folder / 'index.html'} ({res['tasks']} tasks)")
+    for a in res["expected_accuracy"]:
+        click.echo(
+            f"expected accuracy at BER {a['ber']:g}: [{a['lo']:.6f}, {a['hi']:.6f}] "
+            f"over {a['inputs']} inputs"
+        )
 
 
 COMMANDS = [batch, results, report]
