@@ -521,3 +521,46 @@ def test_batch_expected_accuracy_is_the_mean_of_p_correct(tmp_path):
     assert acc["hi"] - acc["lo"] <= 1e-4
     assert any(r["answer"]["p_correct"] == [0.0, 0.0] for r in rows)
     assert any(0 < r["answer"]["p_correct"][0] < 0.5 and not r["answer"]["correct"] for r in rows)
+
+
+def test_int2_rate_with_trimmed_tails_contains_the_exact_rational():
+    """60 ternary weights into one neuron that decides the class: the int2 law's far tails
+    are trimmed (below 1e-30), and the interval still holds the exact probability, computed
+    here with fractions, weight by weight."""
+    from bdd4bnn.semantics import neuron_fires
+
+    rng = np.random.default_rng(11)
+    n = 60
+    model = BNN.build(
+        n,
+        [{"weight": rng.choice([-1, 0, 1], (1, n)), "bias": [0.5]}],
+        {"weight": [[1], [-1]]},
+    )
+    x = rng.choice([-1, 1], n).astype(np.int8)
+    p = Fraction(1, 10)
+    decode = {0: 0, 1: 1, 2: -2, 3: -1}
+    law = {0: Fraction(1)}  # exact law of the neuron's dot change
+    for w, xi in zip(model.blocks[0].weight[0].tolist(), x.tolist(), strict=True):
+        one: dict[int, Fraction] = {}
+        for mask in range(4):
+            k = bin(mask).count("1")
+            d = (decode[(w % 4) ^ mask] - w) * xi
+            one[d] = one.get(d, Fraction(0)) + p**k * (1 - p) ** (2 - k)
+        new: dict[int, Fraction] = {}
+        for a, pa in law.items():
+            for b, pb in one.items():
+                new[a + b] = new.get(a + b, Fraction(0)) + pa * pb
+        law = new
+    dot = int(model.blocks[0].weight[0].astype(int) @ x.astype(int))
+    orig = bool(neuron_fires(model.blocks[0], 0, np.array([dot]))[0])
+    exact = sum(
+        (
+            pr
+            for d, pr in law.items()
+            if bool(neuron_fires(model.blocks[0], 0, np.array([dot + d]))[0]) != orig
+        ),
+        Fraction(0),
+    )
+    res = fault_rate(model, x, float(p), layers=[0], width=1e-12)
+    assert res["storage"] == "int2" and res["lo"] <= exact <= res["hi"]
+    assert res["hi"] - res["lo"] <= 1e-8  # the outward widening: 1e-9 relative

@@ -497,40 +497,69 @@ def _diff_pmf(npos: int, nneg: int, p: float) -> tuple[np.ndarray, int]:
     return np.convolve(_binom_pmf(npos, p), _binom_pmf(nneg, p)[::-1]), nneg
 
 
-@functools.lru_cache(maxsize=4096)
-def _int2_group_pmf(wv: int, xv: int, g: int, p: float) -> tuple[np.ndarray, int]:
-    """(pmf, offset) of the dot change of g int2 weights stored as ``wv`` under input ``xv``
-    (each of their bits flipping with probability p): one weight's law, to the power g."""
+_TRIM = 1e-30  # int2 laws: tail entries below this are dropped, their mass kept as slack
+
+
+def _trim(pmf: np.ndarray, off: int) -> tuple[np.ndarray, int, float]:
+    """Drop the leading and trailing entries below ``_TRIM``: (pmf, offset, mass dropped)."""
+    big = np.flatnonzero(pmf >= _TRIM)
+    if big.size == 0:
+        return pmf[:0], 0, float(pmf.sum())
+    lo, hi = int(big[0]), int(big[-1]) + 1
+    return pmf[lo:hi], off - lo, float(pmf[:lo].sum() + pmf[hi:].sum())
+
+
+@functools.lru_cache(maxsize=65536)
+def _int2_group_pmf(wv: int, xv: int, g: int, p: float) -> tuple[np.ndarray, int, float]:
+    """(pmf, offset, slack) of the dot change of g int2 weights stored as ``wv`` under input
+    ``xv`` (each bit flipping with probability p): one weight's law to the power g, by
+    squaring, tails below ``_TRIM`` dropped after each product (their mass: ``slack``)."""
     one = np.zeros(7)  # dot changes −3..3
     one[3] = (1 - p) ** 2
     for _, k, new in Storage("int2", 2).options(wv):
         one[(new - wv) * xv + 3] += p**k * (1 - p) ** (2 - k)
-    out, off, base, boff = np.ones(1), 0, one, 3
+    out, off, base, boff, slack = np.ones(1), 0, one, 3, 0.0
     while g:
         if g & 1:
-            out, off = np.convolve(out, base), off + boff
+            out, off, d = _trim(np.convolve(out, base), off + boff)
+            slack += d
         g >>= 1
         if g:
-            base, boff = np.convolve(base, base), 2 * boff
-    return out, off
+            base, boff, d = _trim(np.convolve(base, base), 2 * boff)
+            slack += d * g  # the squared law enters the result up to g more times
+    return out, off, slack
 
 
 def _row_pmf(
     w: np.ndarray, v: np.ndarray, p: float, st: Storage, flippable: bool
-) -> tuple[np.ndarray, int, int]:
-    """(pmf, offset, stride) of a row's dot change: change = stride·(index − offset)."""
+) -> tuple[np.ndarray, int, int, float]:
+    """(pmf, offset, stride, slack) of a row's dot change: change = stride·(index − offset);
+    ``slack`` bounds the mass missing from ``pmf`` (0 for binary rows, exact binomials)."""
     if not flippable or p == 0:
-        return np.ones(1), 0, 1
+        return np.ones(1), 0, 1, 0.0
     if st.name == "binary":  # a − b flips (a of the npos agreeing weights): change −2(a − b)
         prod = w.astype(np.int64) * v
         npos, nneg = int((prod > 0).sum()), int((prod < 0).sum())
         pmf, _ = _diff_pmf(npos, nneg, p)
-        return pmf[::-1], npos, 2
-    out, off = np.ones(1), 0
-    for wv, xv, cols in _groups(w, v):
-        gp, goff = _int2_group_pmf(wv, xv, len(cols), p)
-        out, off = np.convolve(out, gp), off + goff
-    return out, off, 1
+        return pmf[::-1], npos, 2, 0.0
+    w8, v8 = np.asarray(w, dtype=np.int8), np.asarray(v, dtype=np.int8)
+    sizes = tuple(int(np.count_nonzero((w8 == wv) & (v8 == xv))) for wv, xv in _KINDS)
+    return _int2_row_law(sizes, p)
+
+
+_KINDS = tuple((wv, xv) for wv in (-1, 0, 1) for xv in (-1, 1))  # (stored weight, input)
+
+
+@functools.lru_cache(maxsize=65536)
+def _int2_row_law(sizes: tuple[int, ...], p: float) -> tuple[np.ndarray, int, int, float]:
+    """A row's int2 law from its group sizes (``_KINDS`` order): the groups' laws convolved."""
+    out, off, slack = np.ones(1), 0, 0.0
+    for (wv, xv), g in zip(_KINDS, sizes, strict=True):
+        if g:
+            gp, goff, gs = _int2_group_pmf(wv, xv, g, p)
+            out, off, d = _trim(np.convolve(out, gp), off + goff)
+            slack += gs + d
+    return out, off, 1, slack
 
 
 _TINY = 1e-30  # states (and output-fault terms) lighter than this are dropped into the slack
@@ -557,6 +586,9 @@ class _Rater:
         self.pairable = bool((self.w != 0).all()) and (st.name == "binary" or not self.out_flip)
         self._heads: dict[int, np.ndarray] = {}
         self._pairs: dict[bytes, tuple[np.ndarray, np.ndarray, float]] = {}
+        # mass missing from trimmed int2 laws, summed over every row evaluated: the computed
+        # probability is that of a process which differs from the real one only there
+        self.slack = 0.0
 
     def _tick(self) -> None:
         if self.end is not None and time.perf_counter() > self.end:
@@ -687,7 +719,8 @@ class _Rater:
         flippable = index in self.layers
         qs = np.zeros(block.out_size)
         for j in range(block.out_size):
-            pmf, off, stride = _row_pmf(block.weight[j], v, self.p, self.st, flippable)
+            pmf, off, stride, slack = _row_pmf(block.weight[j], v, self.p, self.st, flippable)
+            self.slack += slack
             d = int(block.weight[j].astype(np.int64) @ v)
             fires = neuron_fires(block, j, d + stride * (np.arange(len(pmf)) - off))
             orig = bool(neuron_fires(block, j, np.array([d]))[0])
@@ -701,10 +734,13 @@ class _Rater:
         hv = hv.astype(np.int64)
         dots = self.w @ hv
         lab = self.label
-        rows = [
-            _row_pmf(self.model.output.weight[c], hv, self.p, self.st, self.out_flip)
-            for c in range(self.model.num_classes)
-        ]
+        rows = []
+        for c in range(self.model.num_classes):
+            pmf, off, stride, slack = _row_pmf(
+                self.model.output.weight[c], hv, self.p, self.st, self.out_flip
+            )
+            rows.append((pmf, off, stride))
+            self.slack += slack
         pl, offl, sl = rows[lab]
         dl = sl * (np.arange(len(pl)) - offl)
         logkeep = np.zeros(len(pl))
@@ -815,7 +851,9 @@ def fault_rate(
     lo, hi, status, reason = 0.0, 1.0, "ok", None
     try:
         while True:
+            rater.slack = 0.0
             lo, hi = rater.changed(0, v)
+            lo, hi = max(0.0, lo - rater.slack), min(1.0, hi + rater.slack)
             if hi - lo <= width or rater.cut < 1e-300:
                 break
             rater.cut /= 10
