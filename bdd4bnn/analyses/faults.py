@@ -64,6 +64,7 @@ from ..semantics import (
     output_thresholds,
     predict_from_dots,
 )
+from .common import as_progress
 
 __all__ = [
     "fault_counts",
@@ -958,6 +959,8 @@ def simulate(
     t0 = time.perf_counter()
     end = None if timeout is None else t0 + timeout
     rows, status, reason, infer_s, n_inf = [], "ok", None, 0.0, 0
+    bar = as_progress(progress)
+    bar.start(len(ps) * trials, "trial")
     for p in ps:
         correct = n = 0
         for _ in range(trials):
@@ -971,8 +974,7 @@ def simulate(
             n_inf += len(xs)
             correct += int((pred == ys).sum())
             n += len(xs)
-            if progress:
-                progress(1)
+            bar(1)
         lo, hi = wilson(correct, n, z)
         rows.append({"ber": p, "accuracy": correct / n if n else None, "lo": lo, "hi": hi, "n": n})
         if status != "ok":
@@ -1001,6 +1003,7 @@ def exact_accuracy(
     storage: str = "auto",
     width: float = 1e-6,
     timeout: float | None = None,
+    progress: Any = None,
 ) -> dict[str, Any]:
     """Return a rigorous interval of the expected accuracy on ``x`` at BER ``ber``: input i
     stays (or becomes) correct with probability 1 − P(decision ≠ labels[i]), bounded by
@@ -1010,6 +1013,8 @@ def exact_accuracy(
     t0 = time.perf_counter()
     lo = hi = 0.0
     status = "ok"
+    bar = as_progress(progress)
+    bar.start(len(xs), "input")
     for i, (xi, yi) in enumerate(zip(xs, ys, strict=True)):
         # an equal share of what is left for each input still to do
         left = (
@@ -1023,6 +1028,7 @@ def exact_accuracy(
         status = "unknown" if r["status"] != "ok" else status
         lo += 1 - r["hi"]
         hi += 1 - r["lo"]
+        bar(1)
     n = max(len(xs), 1)
     return {
         "status": status,

@@ -16,6 +16,7 @@ from .common import (
     friendly_errors,
     load_center,
     show,
+    with_bar,
 )
 
 __all__ = ["COMMANDS"]
@@ -239,6 +240,7 @@ DEFAULT_BERS = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
 @STORAGE
 @click.option("--timeout", type=Finite(min=0, min_open=True), help="Give up after this.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @friendly_errors
 def simulate_command(
     model,
@@ -255,6 +257,7 @@ def simulate_command(
     storage,
     timeout,
     as_json,
+    quiet,
 ) -> None:
     """Accuracy under random weight faults on the fast kernels, with Wilson intervals (and,
     with --exact, the rigorous intervals beside them)."""
@@ -284,7 +287,10 @@ def simulate_command(
     ps = list(bers) or list(DEFAULT_BERS)
     t0 = time.perf_counter()
     lay = _layers(layers)
-    doc = simulate(
+    doc = with_bar(
+        "simulate",
+        quiet,
+        simulate,
         net,
         x,
         y,
@@ -304,7 +310,18 @@ def simulate_command(
                 doc["status"] = "unknown"
                 break
             doc["exact"].append(
-                exact_accuracy(net, x, y, p, layers=lay, storage=storage, timeout=left)
+                with_bar(
+                    f"exact at BER {p:g}",
+                    quiet,
+                    exact_accuracy,
+                    net,
+                    x,
+                    y,
+                    p,
+                    layers=lay,
+                    storage=storage,
+                    timeout=left,
+                )
             )
     if png is not None:
         from ..plots import draw_fault_curve
