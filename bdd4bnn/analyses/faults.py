@@ -576,7 +576,7 @@ class _Rater:
     ) -> None:
         self.model, self.layers, self.p, self.width, self.end = model, layers, p, width, end
         self.st = st
-        self.label = label  # the fault-free decision on the input
+        self.label = label  # the reference class: the fault-free decision, or ``keep``
         self.cut = 1e-4
         self.kmat = output_thresholds(model.output, max_abs_weight=2)
         self.w = model.output.weight.astype(np.int64)
@@ -586,7 +586,7 @@ class _Rater:
         # ±1 weights, stored in binary (or not faulty)
         self.pairable = bool((self.w != 0).all()) and (st.name == "binary" or not self.out_flip)
         self._heads: dict[int, np.ndarray] = {}
-        self._pairs: dict[bytes, tuple[np.ndarray, np.ndarray, float]] = {}
+        self._pairs: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
         # mass missing from trimmed int2 laws, summed over every row evaluated: the computed
         # probability is that of a process which differs from the real one only there
         self.slack = 0.0
@@ -633,7 +633,7 @@ class _Rater:
         lo = float(pl @ -np.expm1(logkeep))
         return lo, lo + slack
 
-    def _pair_dp(self, h: np.ndarray, qs: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    def _pair_dp(self, h: np.ndarray, qs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per class c ≠ label, [lo, hi] of P(c beats the label) exactly: a dense dynamic
         programme over the pair of output dots (d_label, d_c), every last-layer neuron j
         moving them by −2·W[·, j]·h_j with probability q_j; then the output faults."""
@@ -672,10 +672,10 @@ class _Rater:
                 got = heads[np.arange(len(js))[None, :], np.clip(s + n + 1, 0, 2 * n + 2)]
                 total += float(A[i, js] @ (pl[keep] @ got))
             lo[c], hi[c] = total, total + slack
-        return lo, hi, float(np.prod(1 - qs))
+        return lo, hi
 
     def changed(self, index: int, v: np.ndarray) -> tuple[float, float]:
-        """Return [lo, hi] of P(decision differs from the fault-free one | layer input v)."""
+        """Return [lo, hi] of P(decision differs from the reference class | layer input v)."""
         self._tick()
         m = self.model
         if index == len(m.blocks):
@@ -766,7 +766,7 @@ class _Rater:
         key = v.tobytes()
         if key not in self._pairs:
             self._pairs[key] = self._pair_dp(h, qs)
-        plo, phi, _ = self._pairs[key]
+        plo, phi = self._pairs[key]
         cls = [int(c) for c in np.argsort(-phi) if c != self.label]
         rest, kept = 0.0, list(cls)
         while kept and rest + phi[kept[-1]] <= self.width / 4:
