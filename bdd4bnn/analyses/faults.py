@@ -51,7 +51,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -139,6 +139,16 @@ def _check(
             raise RegionError(f"faults: layer {layer} out of range 0..{n_layers - 1}")
         out.add(int(layer))
     return v, frozenset(out), st
+
+
+def _check_class(model: BNN, c: Any, name: str) -> int | None:
+    """Return the class ``c`` (None stays None), or a one-line error naming ``name``."""
+    C = model.num_classes
+    if c is not None and (
+        isinstance(c, bool) or not isinstance(c, (int, np.integer)) or not 0 <= c < C
+    ):
+        raise RegionError(f"faults: {name} must be a class in 0..{C - 1}, got {c!r}")
+    return None if c is None else int(c)
 
 
 def _check_k(k: Any, n: int, name: str) -> int:
@@ -442,10 +452,7 @@ def min_flips(
     weights; ``min_flips`` None when no such set exists."""
     t0 = time.perf_counter()
     C = model.num_classes
-    if target is not None and (
-        isinstance(target, bool) or not isinstance(target, (int, np.integer)) or not 0 <= target < C
-    ):
-        raise RegionError(f"faults: target class must be in 0..{C - 1}, got {target!r}")
+    target = _check_class(model, target, "target")
     res = fault_counts(model, x, max_flips, layers=layers, storage=storage, timeout=timeout)
     want = [target] if target is not None else [c for c in range(C) if c != res.label]
     best = None
@@ -563,6 +570,21 @@ def _int2_row_law(sizes: tuple[int, ...], p: float) -> tuple[np.ndarray, int, in
     return out, off, 1, slack
 
 
+class _Law(NamedTuple):
+    """A row's fault law: P(dot change = stride·(i − off)) = pmf[i] (increasing changes);
+    tail[i] = P(change ≥ stride·(i − off)), with a final 0."""
+
+    pmf: np.ndarray
+    off: int
+    stride: int
+    tail: np.ndarray
+
+
+def _law(pmf: np.ndarray, off: int, stride: int) -> _Law:
+    tail = np.clip(np.concatenate([np.cumsum(pmf[::-1])[::-1], [0.0]]), 0.0, 1.0)
+    return _Law(pmf, off, stride, tail)
+
+
 _TINY = 1e-30  # states (and output-fault terms) lighter than this are dropped into the slack
 
 
@@ -585,7 +607,7 @@ class _Rater:
         # the pair programmes need an output row's fault law to be a function of its dot:
         # ±1 weights, stored in binary (or not faulty)
         self.pairable = bool((self.w != 0).all()) and (st.name == "binary" or not self.out_flip)
-        self._heads: dict[int, np.ndarray] = {}
+        self._laws: dict[int, _Law] = {}
         self._pairs: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
         # mass missing from trimmed int2 laws, summed over every row evaluated: the computed
         # probability is that of a process which differs from the real one only there
@@ -595,43 +617,46 @@ class _Rater:
         if self.end is not None and time.perf_counter() > self.end:
             raise LimitReached("timeout: time limit exceeded")
 
-    def _row(self, d: int) -> tuple[np.ndarray, int]:
-        """(pmf, offset) of t = a − b for an output row whose dot is d (its delta is −2t)."""
-        if not self.out_flip:
-            return np.ones(1), 0
-        return _diff_pmf((self.n + d) // 2, (self.n - d) // 2, self.p)
-
-    def _head(self, d: int) -> np.ndarray:
-        """H[s + n + 1] = P(t < s), s = −n−1..n+1, for an output row whose dot is d."""
-        got = self._heads.get(d)
+    def _dot_law(self, d: int) -> _Law:
+        """The fault law of a ±1 output row (binary storage) whose dot is d: a − b of its
+        npos = (n + d)/2 agreeing and nneg disagreeing weights flip, its dot moves by −2(a − b)."""
+        got = self._laws.get(d)
         if got is None:
-            pmf, off = self._row(d)
-            cs = np.concatenate([[0.0], np.cumsum(pmf)])
-            s = np.arange(-self.n - 1, self.n + 2)
-            got = np.clip(cs[np.clip(s + off, 0, len(pmf))], 0.0, 1.0)
-            self._heads[d] = got
+            if not self.out_flip:
+                got = _law(np.ones(1), 0, 1)
+            else:
+                pmf, _ = _diff_pmf((self.n + d) // 2, (self.n - d) // 2, self.p)
+                got = _law(pmf[::-1], (self.n + d) // 2, 2)
+            self._laws[d] = got
         return got
 
-    def _lose(self, dl: int, dcs: Sequence[int], cls: Sequence[int]) -> tuple[float, float]:
-        """Return [lo, hi] of P(some class of ``cls`` beats the label | output dots dl, dcs),
-        over the output rows' faults. Label beats c iff (dl − 2t_l) − (dc − 2t_c) ≥ K[l, c],
-        i.e. t_c ≥ s = ⌈(K[l, c] + dc − dl + 2t_l) / 2⌉; given t_l the rows are independent,
-        and 1 − Π(1 − P(t_c < s)) is computed as −expm1(Σ log1p(−·)) (no cancellation)."""
-        pl, offl = self._row(dl)
-        t = np.arange(len(pl)) - offl
+    def _beaten(
+        self, dl: int, law: _Law, others: Sequence[tuple[int, int, _Law]]
+    ) -> tuple[float, float]:
+        """Return [lo, hi] of P(some class c of ``others`` = [(c, d_c, law_c)] beats the
+        reference class, whose output dot is ``dl``), over the output rows' faults. Given the
+        reference row's change δ the rows are independent, and the reference beats c iff
+        δ_c ≤ dl + δ − d_c − K[ref, c]; 1 − Π(1 − P(c not beaten)) is computed as
+        −expm1(Σ log1p(−·)) (no cancellation). Reference terms below ``_TINY`` go to hi."""
+        pl, offl, sl, _ = law
+        dlt = sl * (np.arange(len(pl)) - offl)
         keep = pl > _TINY
         slack = float(pl[~keep].sum())
-        pl, t = pl[keep], t[keep]
-        dl2 = dl - 2 * t
-        logkeep = np.zeros(len(t))
-        n = self.n
+        pl, dlt = pl[keep], dlt[keep]
+        logkeep = np.zeros(len(pl))
         with np.errstate(divide="ignore"):
-            for c, dc in zip(cls, dcs, strict=True):
-                s = -((dl2 - dc - int(self.kmat[self.label, c])) // 2)
-                head = self._head(int(dc))[np.clip(s + n + 1, 0, 2 * n + 2)]
-                logkeep += np.log1p(-head)
+            for c, dc, (pc, offc, sc, tail) in others:
+                bound = dl + dlt - dc - int(self.kmat[self.label, c])
+                first = np.clip(bound // sc + offc + 1, 0, len(pc))  # first δ_c > bound
+                logkeep += np.log1p(-tail[first])
         lo = float(pl @ -np.expm1(logkeep))
         return lo, lo + slack
+
+    def _lose(self, dl: int, dcs: Sequence[int], cls: Sequence[int]) -> tuple[float, float]:
+        """[lo, hi] of P(some class of ``cls`` beats the reference | output dots dl, dcs), for
+        ±1 output rows stored in binary (their laws depend on their dots only)."""
+        others = [(c, int(dc), self._dot_law(int(dc))) for c, dc in zip(cls, dcs, strict=True)]
+        return self._beaten(dl, self._dot_law(dl), others)
 
     def _pair_dp(self, h: np.ndarray, qs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per class c ≠ label, [lo, hi] of P(c beats the label) exactly: a dense dynamic
@@ -659,17 +684,20 @@ class _Rater:
             heavy = A > _TINY
             slack = float(A[~heavy].sum())
             total = 0.0
-            for i in np.flatnonzero(heavy.any(axis=1)):
+            for i in np.flatnonzero(heavy.any(axis=1)):  # :meth:`_beaten`, vectorised
                 js = np.flatnonzero(heavy[i])
                 dl = 2 * int(i) - n
-                pl, offl = self._row(dl)
-                t = np.arange(len(pl)) - offl
+                pl, offl, sl, _ = self._dot_law(dl)
+                dlt = sl * (np.arange(len(pl)) - offl)
                 keep = pl > _TINY
                 slack += float(pl[~keep].sum()) * float(A[i, js].sum())
                 dcs = 2 * js - n
-                s = -((dl - 2 * t[keep][:, None] - dcs[None, :] - int(self.kmat[lab, c])) // 2)
-                heads = np.stack([self._head(int(d)) for d in dcs])  # (J, 2n + 3)
-                got = heads[np.arange(len(js))[None, :], np.clip(s + n + 1, 0, 2 * n + 2)]
+                laws = [self._dot_law(int(d)) for d in dcs]
+                tails = np.stack([law.tail for law in laws])  # (J, len + 1), same lengths
+                offs = np.array([law.off for law in laws])
+                bound = dl + dlt[keep][:, None] - dcs[None, :] - int(self.kmat[lab, c])
+                first = np.clip(bound // laws[0].stride + offs[None, :] + 1, 0, tails.shape[1] - 1)
+                got = tails[np.arange(len(js))[None, :], first]  # P(c not beaten | δ_l)
                 total += float(A[i, js] @ (pl[keep] @ got))
             lo[c], hi[c] = total, total + slack
         return lo, hi
@@ -679,8 +707,7 @@ class _Rater:
         self._tick()
         m = self.model
         if index == len(m.blocks):
-            q = self._out_change(v)
-            return q, q
+            return self._out_change(v)
         h, qs = self._qs(index, v)
         if index == len(m.blocks) - 1 and self.pairable:
             return self._last(v, h, qs)
@@ -728,33 +755,21 @@ class _Rater:
             qs[j] = float(pmf[fires != orig].sum())
         return h, np.clip(qs, 0.0, 1.0)
 
-    def _out_change(self, hv: np.ndarray) -> float:
-        """P(the decision differs from the label | last hidden values ``hv``), exactly over
-        the output rows' faults: given the label row's change δ_l the rows are independent;
-        the label beats c iff δ_c ≤ d_l + δ_l − d_c − K[l, c]."""
+    def _out_change(self, hv: np.ndarray) -> tuple[float, float]:
+        """[lo, hi] of P(the decision differs from the reference | last hidden values ``hv``),
+        over the output rows' faults (:meth:`_beaten`, each row's law from its weights)."""
         hv = hv.astype(np.int64)
         dots = self.w @ hv
-        lab = self.label
-        rows = []
+        laws = []
         for c in range(self.model.num_classes):
             pmf, off, stride, slack = _row_pmf(
                 self.model.output.weight[c], hv, self.p, self.st, self.out_flip
             )
-            rows.append((pmf, off, stride))
+            laws.append(_law(pmf, off, stride))
             self.slack += slack
-        pl, offl, sl = rows[lab]
-        dl = sl * (np.arange(len(pl)) - offl)
-        logkeep = np.zeros(len(pl))
-        with np.errstate(divide="ignore"):
-            for c, (pc, offc, sc) in enumerate(rows):
-                if c == lab:
-                    continue
-                deltas = sc * (np.arange(len(pc)) - offc)  # increasing
-                tail = np.concatenate([np.cumsum(pc[::-1])[::-1], [0.0]])  # P(δ_c ≥ δ[i])
-                bound = dots[lab] + dl - dots[c] - int(self.kmat[lab, c])
-                beaten_not = tail[np.searchsorted(deltas, bound, side="right")]
-                logkeep += np.log1p(-np.clip(beaten_not, 0.0, 1.0))
-        return min(1.0, float(pl @ -np.expm1(logkeep)))
+        lab = self.label
+        others = [(c, int(dots[c]), laws[c]) for c in range(len(laws)) if c != lab]
+        return self._beaten(int(dots[lab]), laws[lab], others)
 
     def _last(self, v: np.ndarray, h: np.ndarray, qs: np.ndarray) -> tuple[float, float]:
         """The last hidden layer. Per class c, P(c beats the label) = P(A_c) comes exactly from
@@ -837,12 +852,8 @@ def fault_rate(
     t0 = time.perf_counter()
     end = None if timeout is None else t0 + timeout
     label = int(classify(model, v))
-    C = model.num_classes
-    if keep is not None and (
-        isinstance(keep, bool) or not isinstance(keep, (int, np.integer)) or not 0 <= keep < C
-    ):
-        raise RegionError(f"faults: keep must be a class in 0..{C - 1}, got {keep!r}")
-    ref = label if keep is None else int(keep)
+    keep = _check_class(model, keep, "keep")
+    ref = label if keep is None else keep
     if isinstance(width, bool) or not isinstance(width, (int, float)) or not 0 < width <= 1:
         raise RegionError(f"faults: width must be in (0, 1], got {width!r}")
     # the cut starts coarse (a first interval fast) and shrinks tenfold per pass until the
