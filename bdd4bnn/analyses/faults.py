@@ -166,14 +166,17 @@ def weight_bits(model: BNN, layers: frozenset, storage: Storage | None = None) -
     return per * sum(int(w.size) for i, w in enumerate(mats) if i in layers)
 
 
+_KINDS = tuple((wv, xv) for wv in (-1, 0, 1) for xv in (-1, 1))  # (stored weight, input)
+
+
 def _groups(w: np.ndarray, v: np.ndarray) -> list[tuple[int, int, np.ndarray]]:
-    """Split a row's columns by (stored weight, input value): [(w, x, columns)]."""
+    """Split a row's columns by (stored weight, input value): [(w, x, columns)], in
+    ``_KINDS`` order, empty groups left out."""
     out = []
-    for wv in (-1, 0, 1):
-        for xv in (-1, 1):
-            cols = np.flatnonzero((w == wv) & (v == xv))
-            if cols.size:
-                out.append((wv, xv, cols))
+    for wv, xv in _KINDS:
+        cols = np.flatnonzero((w == wv) & (v == xv))
+        if cols.size:
+            out.append((wv, xv, cols))
     return out
 
 
@@ -545,17 +548,19 @@ def _row_pmf(
     ``slack`` bounds the mass missing from ``pmf`` (0 for binary rows, exact binomials)."""
     if not flippable or p == 0:
         return np.ones(1), 0, 1, 0.0
-    if st.name == "binary":  # a − b flips (a of the npos agreeing weights): change −2(a − b)
+    if st.name == "binary":
         prod = w.astype(np.int64) * v
-        npos, nneg = int((prod > 0).sum()), int((prod < 0).sum())
-        pmf, _ = _diff_pmf(npos, nneg, p)
-        return pmf[::-1], npos, 2, 0.0
+        return (*_binary_law(int((prod > 0).sum()), int((prod < 0).sum()), p), 0.0)
     w8, v8 = np.asarray(w, dtype=np.int8), np.asarray(v, dtype=np.int8)
     sizes = tuple(int(np.count_nonzero((w8 == wv) & (v8 == xv))) for wv, xv in _KINDS)
     return _int2_row_law(sizes, p)
 
 
-_KINDS = tuple((wv, xv) for wv in (-1, 0, 1) for xv in (-1, 1))  # (stored weight, input)
+def _binary_law(npos: int, nneg: int, p: float) -> tuple[np.ndarray, int, int]:
+    """(pmf, offset, stride) of a binary row's dot change: a of its npos weights agreeing
+    with the input and b of the nneg others flip, and the dot moves by −2(a − b)."""
+    pmf, _ = _diff_pmf(npos, nneg, p)
+    return pmf[::-1], npos, 2
 
 
 @functools.lru_cache(maxsize=65536)
@@ -625,8 +630,7 @@ class _Rater:
             if not self.out_flip:
                 got = _law(np.ones(1), 0, 1)
             else:
-                pmf, _ = _diff_pmf((self.n + d) // 2, (self.n - d) // 2, self.p)
-                got = _law(pmf[::-1], (self.n + d) // 2, 2)
+                got = _law(*_binary_law((self.n + d) // 2, (self.n - d) // 2, self.p))
             self._laws[d] = got
         return got
 
