@@ -168,7 +168,7 @@ def model_inputs(model: Any, images: np.ndarray) -> tuple[np.ndarray, int]:
             raise InputError(
                 f"images of {pixels} pixels: the model reads {model.input_size} raw values"
             )
-        return model.quantizer.binarize(images), side
+        return model.quantizer.quantize(images), side
     size, th = model_preprocessing(model.metadata)
     return preprocess(images, size, th), size
 

@@ -3,7 +3,9 @@
 Model formats:
 
 * **JSON, versions 1 and 2** (``"format": "bdd4bnn.bnn"``) — see the README for the schema;
-  version 2 adds ``"input"``, the input quantizer (:class:`bdd4bnn.model.InputQuantizer`).
+  version 2 adds ``"input"``, the input quantizer (:class:`bdd4bnn.model.InputQuantizer`),
+  and multi-level networks: ``"input_levels"`` and, per block, ``"levels"`` and
+  ``"thresholds"`` (:class:`bdd4bnn.model.Block`).
 * **ONNX / QONNX** (``.onnx``) — binarized MLPs from FINN / Brevitas
   (:mod:`bdd4bnn.onnx_import`).
 * **BNNQuanalyst folders** — ``blk1 .. blkN/{lin_weight,lin_bias,bn_weight,bn_bias,bn_mean,
@@ -24,7 +26,7 @@ import numpy as np
 
 from .errors import InputError, ModelError, one_line
 from .files import IMAGE_MAX, MODEL_MAX, per_value, read_bytes, read_text
-from .model import BNN
+from .model import BINARY_LEVELS, BNN
 
 __all__ = [
     "FORMAT_NAME",
@@ -40,7 +42,7 @@ __all__ = [
 ]
 
 FORMAT_NAME = "bdd4bnn.bnn"
-FORMAT_VERSION = 2  # version 2 adds "input" (the input quantizer); version 1 still reads
+FORMAT_VERSION = 2  # version 2 adds "input" (the input quantizer) and levels; 1 still reads
 VERSIONS = (1, 2)
 
 
@@ -66,7 +68,7 @@ def _check_metadata(meta: dict[str, Any]) -> None:
 
 
 def model_from_dict(data: Any) -> BNN:
-    """Return the BNN described by a parsed JSON (version 1) document."""
+    """Return the network described by a parsed JSON (version 1 or 2) document."""
     if not isinstance(data, dict):
         raise ModelError("top level: expected a JSON object")
     if data.get("format") != FORMAT_NAME:
@@ -76,6 +78,8 @@ def model_from_dict(data: Any) -> BNN:
         raise ModelError(f"version: unsupported version {version!r} (expected 1 or 2)")
     if version == 1 and "input" in data:
         raise ModelError("input: the input quantizer needs version 2")
+    if version == 1 and ("input_levels" in data or _has_levels(data.get("blocks"))):
+        raise ModelError("levels: multi-level networks need version 2")
     for key in ("input_size", "blocks", "output"):
         if key not in data:
             raise ModelError(f"{key}: missing field")
@@ -85,14 +89,36 @@ def model_from_dict(data: Any) -> BNN:
     if not isinstance(meta, dict):
         raise ModelError("metadata: expected an object")
     _check_metadata(meta)
-    return BNN.build(data["input_size"], data["blocks"], data["output"], meta, data.get("input"))
+    return BNN.build(
+        data["input_size"],
+        data["blocks"],
+        data["output"],
+        meta,
+        data.get("input"),
+        data.get("input_levels"),
+    )
+
+
+def _has_levels(blocks: Any) -> bool:
+    return isinstance(blocks, list) and any(
+        isinstance(b, dict) and ("levels" in b or "thresholds" in b) for b in blocks
+    )
 
 
 def model_to_dict(model: BNN) -> dict[str, Any]:
-    """Return the JSON document of ``model``: version 2 when it has an input quantizer, else
-    version 1 (readable by older releases)."""
+    """Return the JSON document of ``model``: version 2 when it has an input quantizer or
+    levels, else version 1 (readable by older releases)."""
     blocks = []
     for b in model.blocks:
+        if b.thresholds is not None:
+            blocks.append(
+                {
+                    "weight": b.weight.tolist(),
+                    "levels": list(b.levels),
+                    "thresholds": b.thresholds.tolist(),
+                }
+            )
+            continue
         spec: dict[str, Any] = {"weight": b.weight.tolist(), "bias": b.bias.tolist()}
         if b.bn is not None:
             spec["bn"] = {
@@ -103,13 +129,18 @@ def model_to_dict(model: BNN) -> dict[str, Any]:
                 "eps": b.bn.eps,
             }
         blocks.append(spec)
+    multi = model.input_levels != BINARY_LEVELS or any(
+        b.thresholds is not None for b in model.blocks
+    )
     doc: dict[str, Any] = {
         "format": FORMAT_NAME,
-        "version": FORMAT_VERSION if model.quantizer is not None else 1,
+        "version": FORMAT_VERSION if model.quantizer is not None or multi else 1,
         "input_size": model.input_size,
         "blocks": blocks,
         "output": {"weight": model.output.weight.tolist(), "bias": model.output.bias.tolist()},
     }
+    if model.input_levels != BINARY_LEVELS:
+        doc["input_levels"] = list(model.input_levels)
     if model.quantizer is not None:
         doc["input"] = model.quantizer.to_dict()
     if model.metadata:

@@ -8,6 +8,13 @@ fixed-index region: a pixel is free iff its clipped interval [lo_i, hi_i] stradd
 w_i(+1) those at or above it; a pixel that cannot cross its threshold contributes its whole
 interval as a common factor. Raw counts are integers for uint8 inputs (the only kind whose
 raw values are countable).
+
+A multi-level network is analysed in its thermometer form
+(:func:`bdd4bnn.thermometer.unfold`): bit (i, m) is +1 iff raw_i reaches the pixel's
+m-th threshold, so the ball is the same construction over the bits, with one more condition: a
+pixel whose interval straddles two thresholds would make two free bits of one chain (three
+levels, not four patterns), and is refused; the weights of a pixel ride on one bit (its free
+bit, else its first), the others weigh 1.
 """
 
 from __future__ import annotations
@@ -36,6 +43,9 @@ class LinfBall:
     low: np.ndarray  # per pixel, raw values of the interval below its threshold (w(−1))
     high: np.ndarray  # per pixel, those at or above it (w(+1))
     threshold: np.ndarray  # the quantizer's per-pixel raw thresholds
+    model: BNN | None = None  # the network the region is over (a thermometer form), if not given
+    pixels: np.ndarray | None = None  # thermometer form: per pixel, the bit its raw value is at
+    source: BNN | None = None  # thermometer form: the multi-level network itself
 
     @property
     def total_images(self) -> int:
@@ -51,10 +61,10 @@ class LinfBall:
         moved = x != self.region.center
         if not set(np.flatnonzero(moved).tolist()) <= set(self.region.free):
             raise ValueError("pattern is not in the ball's region")
-        t = self.threshold
+        t = np.ceil(self.threshold)
         out[moved & (x > 0)] = t[moved & (x > 0)]
         out[moved & (x < 0)] = t[moved & (x < 0)] - 1
-        return out
+        return out if self.pixels is None else out[self.pixels]
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -96,7 +106,10 @@ def epsilon_from_unit(model: BNN, eps: Any) -> float:
 
 
 def linf_ball(model: BNN, raw: Any, epsilon: Any) -> LinfBall:
-    """Return the L∞ ball of radius ``epsilon`` (raw units) around the raw input ``raw``."""
+    """Return the L∞ ball of radius ``epsilon`` (raw units) around the raw input ``raw``; for
+    a multi-level network, over its thermometer form (``ball.model``)."""
+    if not model.is_binary:
+        return _thermometer_ball(model, raw, epsilon)
     q = model.quantizer
     if q is None:
         raise RegionError(
@@ -116,7 +129,7 @@ def linf_ball(model: BNN, raw: Any, epsilon: Any) -> LinfBall:
     t = q.threshold
     below = np.clip(np.minimum(hi + 1, t) - lo, 0, None).astype(np.int64)  # values in [lo, t)
     above = np.clip(hi + 1 - np.maximum(lo, t), 0, None).astype(np.int64)  # values in [t, hi]
-    center = q.binarize(x)[0]
+    center = q.quantize(x)[0]
     free = [int(i) for i in np.flatnonzero((below > 0) & (above > 0))]
     return LinfBall(x, eps, Region.fixed(center, free, len(free)), below, above, t)
 
@@ -125,3 +138,37 @@ def share(part: int, whole: int) -> tuple[str, float]:
     """Return a share as an exact "p/q" string and a float."""
     f = Fraction(part, whole)
     return f"{f.numerator}/{f.denominator}", float(f)
+
+
+def _thermometer_ball(model: BNN, raw: Any, epsilon: Any) -> LinfBall:
+    from .thermometer import unfold
+
+    form = unfold(model)
+    bits = form.bits
+    x = np.asarray(raw, dtype=np.float64).reshape(-1)
+    if x.size != model.input_size:
+        raise InputError(f"raw input of {x.size} values: the model reads {model.input_size}")
+    if model.quantizer is None:
+        linf_ball(form.model, x, epsilon)  # the one-line "no quantizer" error
+    ball = linf_ball(form.model, np.repeat(x, bits), epsilon)
+    free = np.zeros(form.model.input_size, dtype=bool)
+    free[list(ball.region.free)] = True
+    per_pixel = free.reshape(-1, bits)
+    many = np.flatnonzero(per_pixel.sum(axis=1) > 1)
+    if many.size:
+        raise RegionError(
+            f"pixel {many[0]} reaches {per_pixel[many[0]].sum() + 1} levels within ε = "
+            f"{ball.epsilon:g}: L∞ balls where a pixel can reach more than two levels are not "
+            "supported yet"
+        )
+    at = np.arange(model.input_size) * bits + np.where(
+        per_pixel.any(axis=1), per_pixel.argmax(axis=1), 0
+    )
+    carries = np.zeros(free.size, dtype=bool)
+    carries[at] = True
+    center = ball.region.center
+    low = np.where(carries, ball.low, (center < 0).astype(np.int64))
+    high = np.where(carries, ball.high, (center > 0).astype(np.int64))
+    return LinfBall(
+        ball.raw, ball.epsilon, ball.region, low, high, ball.threshold, form.model, at, model
+    )

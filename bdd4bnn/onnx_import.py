@@ -10,6 +10,12 @@ A graph is read as a chain from its one input to its one output:
   (after its own ``BipolarQuant``, or ±1 constants), then any elementwise chain
   (``BatchNormalization``, or its unfused Sub/Div/Mul/Add form, ``Add`` of a bias), up to the
   next quantizer;
+* **multi-level quantizers**: a QONNX ``Quant`` (signed or unsigned, narrow or not, any
+  rounding mode, a constant power-of-two scale, an integer zero point, bit width ≤ 4) on the
+  input, on activations or on weights makes the network multi-level: its levels are the
+  quantizer's integers (k − zero point) and each neuron gets one integer threshold per level
+  step (:class:`bdd4bnn.model.Block` thresholds), found as below with qonnx's own ``quant``
+  function applied to the chain's float32 values;
 * **output**: a last ``MatMul`` / ``Gemm`` and an elementwise chain (FINN's scalar
   "TensorNorm") whose float32 values must be the same strictly increasing function of the dot
   for every class (a per-class scale or shift changes the argmax: refused).
@@ -39,7 +45,8 @@ from .model import BNN
 __all__ = ["load_onnx", "ELEMENTWISE", "RAW_LEVELS"]
 
 ELEMENTWISE = ("Mul", "Div", "Add", "Sub", "BatchNormalization")
-QUANTIZERS = ("BipolarQuant", "Sign")
+QUANTIZERS = ("BipolarQuant", "Sign", "Quant")
+MAX_BITS = 4
 LINEAR = ("MatMul", "Gemm")
 SHAPE_OPS = ("Reshape", "Flatten", "Identity")
 RAW_LEVELS = 256  # uint8 raw pixels, fed to the graph as raw / 255
@@ -160,6 +167,66 @@ def _quant_scale(graph: _Graph, node: Any) -> float:
     return _power_of_two(float(s.ravel()[0]), node)
 
 
+class _Act:
+    """An activation quantizer: integer ``levels`` times ``scale``; ``index(y)`` gives the
+    level index of float32 values ``y``."""
+
+    def __init__(self, graph: _Graph, node: Any) -> None:
+        self.node = node
+        if node.op_type != "Quant":
+            self.levels: tuple[int, ...] = (-1, 1)
+            self.scale = _quant_scale(graph, node)
+            self.args: tuple[Any, ...] = ()
+            return
+        self.levels, self.scale, self.args = _quant_spec(graph, node)
+
+    def index(self, y: np.ndarray) -> np.ndarray:
+        if not self.args:
+            return (np.asarray(y) >= 0).astype(np.int64)
+        from qonnx.custom_op.general.quant import quant
+
+        q = quant(np.asarray(y, dtype=np.float32), *self.args)
+        return (
+            np.rint(np.asarray(q, dtype=np.float64) / self.scale).astype(np.int64) - self.levels[0]
+        )
+
+
+def _scalar(graph: _Graph, node: Any, i: int, what: str) -> float:
+    v = graph.const(node.input[i]) if len(node.input) > i else None
+    if v is None or v.size != 1:
+        raise ModelError(f"{_label(node)}: expected a constant scalar {what}")
+    return float(v.ravel()[0])
+
+
+def _quant_spec(graph: _Graph, node: Any) -> tuple[tuple[int, ...], float, tuple[Any, ...]]:
+    """Return (levels, scale, qonnx quant arguments) of a ``Quant`` node, or a one-line error."""
+    if len(node.input) < 4:
+        raise ModelError(f"{_label(node)}: expected inputs x, scale, zero point, bit width")
+    scale = _power_of_two(_scalar(graph, node, 1, "scale"), node)
+    zero = _scalar(graph, node, 2, "zero point")
+    bits = _scalar(graph, node, 3, "bit width")
+    if bits != int(bits) or not 1 < bits <= MAX_BITS:
+        raise ModelError(
+            f"{_label(node)}: bit width {bits:g} is not supported (integers 2..{MAX_BITS})"
+        )
+    if zero != int(zero):
+        raise ModelError(f"{_label(node)}: zero point {zero!r} is not an integer")
+    a = _attrs(node)
+    signed, narrow = int(a.get("signed", 1)), int(a.get("narrow", 0))
+    mode = a.get("rounding_mode", "ROUND")
+    mode = mode.decode() if isinstance(mode, bytes) else str(mode)
+    from qonnx.custom_op.general.quant import resolve_rounding_mode
+
+    try:
+        resolve_rounding_mode(mode)
+    except ValueError:
+        raise ModelError(f"{_label(node)}: rounding mode {mode!r} is not supported") from None
+    b = int(bits)
+    lo, hi = (-(2 ** (b - 1)) + narrow, 2 ** (b - 1) - 1) if signed else (0, 2**b - 1 - narrow)
+    levels = tuple(k - int(zero) for k in range(lo, hi + 1))
+    return levels, scale, (np.float32(scale), np.float32(zero), np.float32(b), signed, narrow, mode)
+
+
 def _power_of_two(s: float, node: Any) -> float:
     m, _ = np.frexp(s)
     if not (s > 0 and m == 0.5):
@@ -171,7 +238,8 @@ def _power_of_two(s: float, node: Any) -> float:
 
 
 def _binary_weight(graph: _Graph, tensor: str, node: Any) -> tuple[np.ndarray, float]:
-    """Return the ±1 weight matrix (in, out) behind ``tensor`` and its scale."""
+    """Return the integer weight matrix (in, out) behind ``tensor`` (±1, or a ``Quant``'s
+    levels) and its scale."""
     w = graph.const(tensor)
     if w is not None:
         vals = np.unique(w)
@@ -180,6 +248,12 @@ def _binary_weight(graph: _Graph, tensor: str, node: Any) -> tuple[np.ndarray, f
             raise ModelError(f"{_label(node)}: weights are not binary (values {vals[:4]} ...)")
         return np.where(w > 0, 1, -1).astype(np.int8), _power_of_two(s, node)
     producer = next((n for n in graph.model.graph.node if tensor in n.output), None)
+    if producer is not None and producer.op_type == "Quant":
+        raw = graph.const(producer.input[0])
+        if raw is None:
+            raise ModelError(f"{_label(producer)}: expected constant weights")
+        act = _Act(graph, producer)
+        return np.asarray(act.levels)[act.index(raw)].astype(np.int8), act.scale
     if producer is None or producer.op_type not in ("BipolarQuant", "Sign"):
         op = "none" if producer is None else producer.op_type
         raise ModelError(f"{_label(node)}: weight is not a binarized constant (made by {op})")
@@ -275,6 +349,64 @@ def _block(
     return {"weight": weight, "bias": bias + 0.0}  # no −0.0
 
 
+def _level_steps(idx: np.ndarray, levels: int, where: str) -> tuple[np.ndarray, np.ndarray]:
+    """Return (rising, first) per column of level indices ``idx`` (rows: increasing inputs):
+    each column must be monotone; ``first[c, m − 1]`` is the first row (of the rows in
+    increasing order when rising, in decreasing order when falling) whose level index is at
+    least m (``rows``: never)."""
+    d = np.diff(idx, axis=0)
+    up, down = (d >= 0).all(axis=0), (d <= 0).all(axis=0)
+    bad = np.flatnonzero(~(up | down))
+    if bad.size:
+        raise ModelError(f"{where} {bad[0]}: not monotone in its input (a non-step output)")
+    seq = np.where(up[None, :], idx, idx[::-1])
+    first = (seq[:, :, None] < np.arange(1, levels)).sum(axis=0)
+    return up, first
+
+
+def _multi_block(
+    graph: _Graph,
+    w: np.ndarray,
+    scale: float,
+    nodes: list[Any],
+    source: str,
+    act: _Act,
+    b: int,
+    levels_in: tuple[int, ...],
+) -> dict[str, Any]:
+    """Return the multi-threshold block spec of a hidden layer: the chain and the quantizer
+    evaluated at every integer dot the inputs' levels can reach."""
+    n_out = w.shape[1]
+    top = int(np.abs(w.astype(np.int64)).sum(axis=0).max()) * max(abs(v) for v in levels_in)
+    dots = np.arange(-top, top + 1, dtype=np.float64)
+    vals = np.repeat((dots * scale)[:, None], n_out, axis=1).astype(np.float32)
+    if not np.array_equal(vals.astype(np.float64), np.repeat((dots * scale)[:, None], n_out, 1)):
+        raise ModelError(f"block {b}: scaled dots are not exact in float32")
+    y = _run_chain(graph, nodes, nodes[0].input[0] if nodes else source, vals)
+    rising, first = _level_steps(act.index(y), len(act.levels), f"block {b} neuron")
+    weight = w.T.astype(np.int8).copy()
+    thresholds = np.zeros((n_out, len(act.levels) - 1), dtype=np.int64)
+    for j in range(n_out):
+        d = dots if rising[j] else -dots[::-1]
+        if not rising[j]:
+            weight[j] = -weight[j]
+        thresholds[j] = np.where(first[j] < len(d), d[np.minimum(first[j], len(d) - 1)], top + 1)
+    return {"weight": weight, "levels": list(act.levels), "thresholds": thresholds}
+
+
+def _multi_input(graph: _Graph, nodes: list[Any], source: str, size: int, act: _Act) -> Any:
+    """Return each pixel's raw thresholds (size, levels − 1): the pixel reaches level m from
+    the m-th on (256: never)."""
+    raw = np.arange(RAW_LEVELS, dtype=np.float32)
+    x = np.repeat((raw / np.float32(255))[:, None], size, axis=1).astype(np.float32)
+    y = _run_chain(graph, nodes, nodes[0].input[0] if nodes else source, x)
+    rising, first = _level_steps(act.index(y), len(act.levels), "input pixel")
+    bad = np.flatnonzero(~rising & (first < RAW_LEVELS).any(axis=1))
+    if bad.size:
+        raise ModelError(f"input pixel {bad[0]}: a falling input quantizer is not supported")
+    return first.tolist()
+
+
 def _input_stage(graph: _Graph, nodes: list[Any], source: str, size: int) -> np.ndarray:
     """Return each pixel's raw threshold: the pixel is +1 iff raw ≥ it (256: never)."""
     raw = np.arange(RAW_LEVELS, dtype=np.float32)
@@ -303,10 +435,16 @@ def load_onnx(path: str | Path) -> BNN:
     if node is None or node.op_type not in QUANTIZERS:
         what = "the end of the graph" if node is None else _label(node)
         raise ModelError(f"{what}: expected an input quantizer (BipolarQuant or Sign) first")
-    raw_thresholds = _input_stage(graph, pre, graph.input, size)
+    multi = any(n.op_type == "Quant" for n in graph.model.graph.node)
     if node.op_type == "Sign":
         raise ModelError(f"{_label(node)}: Sign on raw inputs can give 0; use BipolarQuant")
-    in_scale = _quant_scale(graph, node)
+    act = _Act(graph, node)
+    input_levels = act.levels
+    if multi:
+        raw_thresholds: Any = _multi_input(graph, pre, graph.input, size, act)
+    else:
+        raw_thresholds = _input_stage(graph, pre, graph.input, size)
+    in_scale, levels = act.scale, act.levels
     blocks: list[dict[str, Any]] = []
     tensor = node.output[0]
     width = size
@@ -325,24 +463,41 @@ def load_onnx(path: str | Path) -> BNN:
         if after is None:  # the output layer
             if end != graph.output:
                 raise ModelError(f"tensor {end!r}: the chain ends before the graph output")
-            _check_output(graph, w, scale, chain, node.output[0])
+            _check_output(graph, w, scale, chain, node.output[0], levels)
             out = {"weight": w.T.astype(np.int8), "bias": np.zeros(w.shape[1])}
             break
         if after.op_type not in QUANTIZERS:
             raise ModelError(f"{_label(after)}: not supported in a binarized MLP")
-        blocks.append(_block(graph, w, scale, chain, node.output[0], after, len(blocks)))
-        in_scale = _quant_scale(graph, after)
+        act = _Act(graph, after)
+        if multi:
+            spec = _multi_block(graph, w, scale, chain, node.output[0], act, len(blocks), levels)
+        else:
+            spec = _block(graph, w, scale, chain, node.output[0], after, len(blocks))
+        blocks.append(spec)
+        in_scale, levels = act.scale, act.levels
         tensor, width = after.output[0], w.shape[1]
     quantizer = {"raw": "uint8", "low": 0, "high": RAW_LEVELS - 1, "threshold": raw_thresholds}
     source = {"format": "onnx", "file": p.name, "graph_input": "raw / 255 (float32)"}
-    return BNN.build(size, blocks, out, {"name": p.stem, "source": source}, quantizer)
+    meta = {"name": p.stem, "source": source}
+    return BNN.build(size, blocks, out, meta, quantizer, list(input_levels) if multi else None)
 
 
-def _check_output(graph: _Graph, w: np.ndarray, scale: float, chain: list[Any], src: str) -> None:
+def _check_output(
+    graph: _Graph,
+    w: np.ndarray,
+    scale: float,
+    chain: list[Any],
+    src: str,
+    levels: tuple[int, ...] = (-1, 1),
+) -> None:
     """Refuse output chains that are not one strictly increasing function of the dot shared
     by every class (then the argmax of the scores is the argmax of the dots, ties alike)."""
     n_in, n_out = w.shape
-    dots = np.arange(-n_in, n_in + 1, 2, dtype=np.float64)
+    if levels == (-1, 1) and np.isin(w, (-1, 1)).all():
+        dots = np.arange(-n_in, n_in + 1, 2, dtype=np.float64)
+    else:
+        top = int(np.abs(w.astype(np.int64)).sum(axis=0).max()) * max(abs(v) for v in levels)
+        dots = np.arange(-top, top + 1, dtype=np.float64)
     vals = np.repeat((dots * scale)[:, None], n_out, axis=1).astype(np.float32)
     y = _run_chain(graph, chain, chain[0].input[0] if chain else src, vals)
     if not (y == y[:, :1]).all():

@@ -7,6 +7,10 @@ Conventions (a Boolean variable is true iff the ±1 value is +1):
   batch norm :math:`z = \gamma (a - \mu) / \sqrt{\sigma^2 + \varepsilon} + \beta` evaluated in
   IEEE binary64 in exactly this order, and :math:`h = +1` iff :math:`z \ge 0` (so sign(0) = +1).
   Without batch norm, :math:`z = a`. :math:`\gamma = 0` is legal: the neuron is constant.
+* Multi-threshold block (``block.thresholds`` given; inputs, weights and levels small
+  integers): the dot :math:`D = W x` is an exact integer and neuron j outputs
+  :math:`v_k`, ``block.levels[k]``, with :math:`k = \#\{t : D_j \ge \theta_{jt}\}` (FINN's
+  MultiThreshold). Inputs of a multi-level network are levels ``model.input_levels``.
 * Output layer: scores :math:`s = W h + b`; the predicted class is the lowest index among the
   maxima of :math:`s`. Scores are compared *exactly* (no rounding): class ``c`` beats ``c'``
   iff :math:`(W_c - W_{c'})\cdot h \ge K_{cc'}`, the integer threshold
@@ -28,6 +32,9 @@ from .model import BNN, Block, OutputLayer
 
 __all__ = [
     "normalize",
+    "level_index",
+    "dot_range",
+    "level_steps",
     "neuron_fires",
     "block_forward",
     "hidden_forward",
@@ -61,22 +68,66 @@ def neuron_fires(block: Block, neuron: int, dot: np.ndarray) -> np.ndarray:
     return normalize(block, a, neuron) >= 0
 
 
+def level_index(thresholds: np.ndarray, dot: np.ndarray) -> np.ndarray:
+    """Return k = #{t : D ≥ θ_t} for integer dots ``dot`` (N, out) and ``thresholds``
+    (out, L − 1): the index of each neuron's output level."""
+    d = np.asarray(dot, dtype=np.int64)
+    return (d[..., None] >= thresholds).sum(axis=-1)
+
+
+def dot_range(weight_row: np.ndarray, levels: tuple[int, ...]) -> tuple[int, int]:
+    """Return the least and greatest dot of a weight row over inputs of ``levels``."""
+    w = np.asarray(weight_row, dtype=np.int64)
+    lo = np.minimum(w * levels[0], w * levels[-1]).sum()
+    hi = np.maximum(w * levels[0], w * levels[-1]).sum()
+    return int(lo), int(hi)
+
+
+def level_steps(block: Block, neuron: int, dots: tuple[int, int]) -> list[tuple[int, int]]:
+    """Return each output level step of ``neuron`` as (direction, θ) over the integer dots
+    in ``dots`` (inclusive): direction +1 means "level ≥ v_t iff D ≥ θ", −1 "iff D ≤ θ", 0 a
+    constant (θ = 1: always, 0: never). A multi-threshold block gives its thresholds (clamped
+    to the range); a sign block one step, read off :func:`neuron_fires` at every dot."""
+    lo, hi = dots
+    if block.thresholds is not None:
+        return [(1, min(max(int(t), lo), hi + 1)) for t in block.thresholds[neuron]]
+    d = np.arange(lo, hi + 1)
+    fires = neuron_fires(block, neuron, d)
+    if fires.all() or not fires.any():
+        return [(0, int(fires[0]))]
+    first = int(np.argmax(fires))
+    if fires[first:].all():
+        return [(1, int(d[first]))]
+    last = int(fires.sum())
+    if fires[:last].all():
+        return [(-1, int(d[last - 1]))]
+    from .errors import ModelError
+
+    raise ModelError(f"neuron {neuron}: output is not monotone in its dot")
+
+
 def block_forward(block: Block, x: np.ndarray) -> np.ndarray:
-    """Return the ±1 outputs (int8, shape (N, out)) of ``block`` on ±1 inputs ``x`` (N, in)."""
+    """Return the outputs (int8, shape (N, out): ±1, or the block's levels) of ``block`` on
+    inputs ``x`` (N, in). Dots of small integers are exact in binary64."""
     dot = np.asarray(x, dtype=np.float64) @ block.weight.T.astype(np.float64)
+    if block.thresholds is not None:
+        levels = np.asarray(block.levels, dtype=np.int8)
+        return levels[level_index(block.thresholds, dot.astype(np.int64))]
     z = normalize(block, dot + block.bias)
     return np.where(z >= 0, 1, -1).astype(np.int8)
 
 
 def hidden_forward(model: BNN, x: np.ndarray) -> np.ndarray:
-    """Return the last hidden layer (int8 ±1) for inputs ``x`` (shape (N, n))."""
+    """Return the last hidden layer (int8 levels, ±1 in a BNN) for inputs ``x`` (N, n)."""
     h = np.asarray(x, dtype=np.int8)
     for block in model.blocks:
         h = block_forward(block, h)
     return h
 
 
-def output_thresholds(output: OutputLayer, max_abs_weight: int | None = None) -> np.ndarray:
+def output_thresholds(
+    output: OutputLayer, max_abs_weight: int | None = None, max_abs_input: int = 1
+) -> np.ndarray:
     """Return K (int64, C×C): class c beats c' iff ``(W_c - W_c')·h >= K[c, c']``.
 
     Derived exactly from the binary64 biases: ``s_c - s_c' = D + (b_c - b_c')`` with D an
@@ -84,11 +135,13 @@ def output_thresholds(output: OutputLayer, max_abs_weight: int | None = None) ->
     when c > c'. The diagonal is 0. |D| never exceeds ``lim`` (the largest row sum of |W|,
     twice), so thresholds are clamped to ±(lim + 1), which changes no comparison and keeps
     huge biases within int64. ``max_abs_weight`` widens that clamp for weights that may
-    change (faults): |D| ≤ 2·max_abs_weight·(columns).
+    change (faults): |D| ≤ 2·max_abs_weight·(columns); ``max_abs_input`` for inputs that
+    are levels beyond ±1 (multi-level networks) scales the bound.
     """
     b = [Fraction(float(v)) for v in output.bias]
     c = len(b)
-    lim = 2 * int(np.abs(output.weight.astype(np.int64)).sum(axis=1).max(initial=0)) + 1
+    rows = int(np.abs(output.weight.astype(np.int64)).sum(axis=1).max(initial=0))
+    lim = 2 * max(1, int(max_abs_input)) * rows + 1
     if max_abs_weight is not None:
         lim = max(lim, 2 * int(max_abs_weight) * int(output.weight.shape[1]) + 1)
     k = np.zeros((c, c), dtype=np.int64)
@@ -121,12 +174,16 @@ def predict_from_dots(dots: np.ndarray, k: np.ndarray) -> np.ndarray:
 def output_predict(output: OutputLayer, h: np.ndarray) -> np.ndarray:
     """Return the predicted class (int64, shape (N,)) for last-hidden-layer values ``h``.
 
-    The dots are exact in float32 BLAS: integers of magnitude at most the layer width < 2^24.
+    The dots are exact in float32 BLAS while their magnitude bound (|h| · Σ|W|) is below 2^24,
+    else they are taken in binary64.
     """
     h = np.asarray(h, dtype=np.int8)
-    w = output.weight.T.astype(np.float32)
-    dots = h.astype(np.float32) @ w if h.shape[-1] < 1 << 24 else h.astype(np.float64) @ w
-    return predict_from_dots(dots.astype(np.int64), output_thresholds(output))
+    top = int(np.abs(h).max(initial=1))
+    bound = top * int(np.abs(output.weight.astype(np.int64)).sum(axis=1).max(initial=0))
+    wide = np.float32 if bound < 1 << 24 else np.float64
+    dots = h.astype(wide) @ output.weight.T.astype(wide)
+    k = output_thresholds(output, max_abs_input=top)
+    return predict_from_dots(dots.astype(np.int64), k)
 
 
 def classify(model: BNN, x: np.ndarray) -> np.ndarray:

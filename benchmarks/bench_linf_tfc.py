@@ -3,6 +3,9 @@
     python benchmarks/bench_linf_tfc.py [--model PATH] [--images 100] [--eps 1,2,4,8,16,32]
         [--radius-timeout 10] [--out FILE]
 
+Multi-level models (TFC_1W2A, the shipped ternary model) work the same way, in their
+thermometer form; the L∞ radius column is left out for them (not supported yet).
+
 For the first N test images the model classifies correctly: per ε, the verdict (robust / not /
 unknown), the exact adversarial share of the raw images in the L∞ ball, and the times of
 verify and count; then the L∞ radius (bounded by --radius-timeout). One process, the model
@@ -40,7 +43,7 @@ def main() -> None:
     epss = [int(e) for e in args.eps.split(",")]
     model = load_model(args.model)
     images, labels = load_mnist("test")
-    pred = classify(model, model.quantizer.binarize(images))
+    pred = classify(model, model.quantizer.quantize(images))
     picked = [i for i in range(len(images)) if pred[i] == labels[i]][: args.images]
     head = "| image | " + " | ".join(f"ε={e}" for e in epss) + " | L∞ radius | seconds |"
     lines = [head, "|" + "---|" * (len(epss) + 3)]
@@ -53,8 +56,9 @@ def main() -> None:
         cells = []
         for e in epss:
             ball = linf_ball(model, images[i], e)
+            net = model if ball.model is None else ball.model  # multi-level: its form
             t0 = time.perf_counter()
-            v = verify(model, ball.region, timeout=args.count_timeout)
+            v = verify(net, ball.region, timeout=args.count_timeout)
             vt[e].append(time.perf_counter() - t0)
             t0 = time.perf_counter()
             c = count_linf(model, ball, timeout=args.count_timeout)
@@ -64,6 +68,11 @@ def main() -> None:
             share = c.adversarial_share_float if c.status == "ok" else None
             mark = {"robust": "R", "not": "N", "unknown": "?"}[key]
             cells.append(mark if not share else f"{mark} {share:.2e}")
+        if not model.is_binary:
+            line = f"| {i} | " + " | ".join(cells) + " | – | – |"
+            lines.append(line)
+            print(line, flush=True)
+            continue
         t0 = time.perf_counter()
         r = radius_linf(model, images[i], timeout=args.radius_timeout)
         rt.append(time.perf_counter() - t0)
@@ -84,10 +93,11 @@ def main() -> None:
             f"(max {max(vt[e]):.2f}), count median {statistics.median(ct[e]):.3f} s "
             f"(max {max(ct[e]):.2f})"
         )
-    summary.append(
-        f"L∞ radius: {exact} exact within {args.radius_timeout:g} s; median "
-        f"{statistics.median(rt):.2f} s, max {max(rt):.2f} s"
-    )
+    if rt:
+        summary.append(
+            f"L∞ radius: {exact} exact within {args.radius_timeout:g} s; median "
+            f"{statistics.median(rt):.2f} s, max {max(rt):.2f} s"
+        )
     lines += summary
     print("\n".join(summary))
     if args.out:

@@ -17,6 +17,7 @@ BOTTOM = (
     "formats",
     "onnx_import",
     "linf",
+    "thermometer",
     "files",
     "jit",
     "data",

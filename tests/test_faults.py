@@ -468,7 +468,7 @@ def test_ternary_int2_faults_equal_brute_force_and_a_wrong_decoding_is_caught(mo
 
 
 def test_binary_storage_of_a_ternary_model_is_refused():
-    model = BNN.build(2, [], {"weight": [[1, 0], [-1, 1]]})
+    model = BNN.build(2, [{"weight": [[1, 1], [1, -1]]}], {"weight": [[1, 0], [-1, 1]]})
     with pytest.raises(RegionError, match="ternary model cannot be stored in binary"):
         fault_counts(model, [1, 1], 1, storage="binary")
     with pytest.raises(RegionError, match="storage must be one of"):

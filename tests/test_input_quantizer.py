@@ -34,7 +34,7 @@ def test_version_2_round_trips_and_version_1_stays_1(tmp_path):
     model = load_model(path)
     assert model.quantizer is not None and model.quantizer.threshold.tolist()[-1] == 256
     raw = np.array([[0, 9, 128, 199, 255, 255], [0, 10, 127, 200, 254, 255]])
-    assert model.quantizer.binarize(raw).tolist() == [[1, -1, 1, -1, 1, -1], [1, 1, -1, 1, -1, -1]]
+    assert model.quantizer.quantize(raw).tolist() == [[1, -1, 1, -1, 1, -1], [1, 1, -1, 1, -1, -1]]
     save_model(model, tmp_path / "again.json")
     again = json.loads((tmp_path / "again.json").read_text())
     assert again["version"] == 2 and again["input"]["threshold"] == [0, 10, 128, 200, 255, 256]
@@ -66,9 +66,9 @@ def test_raw_values_out_of_range_are_refused(tmp_path):
     path.write_text(json.dumps(_doc()))
     q = load_model(path).quantizer
     with pytest.raises(InputError, match="0..255"):
-        q.binarize(np.array([[0, 0, 0, 0, 0, 256]]))
+        q.quantize(np.array([[0, 0, 0, 0, 0, 256]]))
     with pytest.raises(InputError, match="reads 6"):
-        q.binarize(np.zeros(7))
+        q.quantize(np.zeros(7))
 
 
 @pytest.mark.parametrize("threshold", [0.4, 0.25, 0.5])
@@ -78,7 +78,9 @@ def test_train_quantizer_equals_its_preprocessing(threshold):
     need_shared("data", "mnist")
     images, _ = load_mnist("test")
     spec = raw_quantizer(28, threshold)
-    model = BNN.build(784, [], {"weight": np.ones((2, 784))}, quantizer=spec)
+    model = BNN.build(
+        784, [{"weight": np.ones((1, 784))}], {"weight": np.ones((2, 1))}, quantizer=spec
+    )
     got, side = model_inputs(model, images)
     assert side == 28 and np.array_equal(got, preprocess(images, 28, threshold))
     assert raw_quantizer(10, threshold) is None  # resized: no per-pixel rule

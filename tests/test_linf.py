@@ -54,7 +54,7 @@ def test_linf_counts_equal_brute_force_over_raw_images(base, data):
     eps = data.draw(st.integers(0, 4))
     ball = linf_ball(model, raw, eps)
     images = _all_raw(raw, eps)
-    xs = model.quantizer.binarize(images)
+    xs = model.quantizer.quantize(images)
     cls = classify(model, xs)
     want_images = np.bincount(cls, minlength=model.num_classes).tolist()
     patterns = np.unique(xs, axis=0)
@@ -65,14 +65,14 @@ def test_linf_counts_equal_brute_force_over_raw_images(base, data):
     with patch.object(weighted, "FREE_MAX", -1):  # the weighted count of the class BDDs
         by_bdd = count_linf(model, ball)
     assert "BDDs" in by_bdd.engine_reason and by_bdd.per_class_images == want_images
-    label = int(classify(model, model.quantizer.binarize(raw))[0])
+    label = int(classify(model, model.quantizer.quantize(raw))[0])
     adv = len(images) - want_images[label]
     assert res.adversarial_images == adv
     assert Fraction(res.adversarial_share) == Fraction(adv, len(images))
     for x in patterns:  # every pattern has a raw witness inside the ball
         w = ball.raw_witness(x)
         assert np.abs(w - raw).max() <= eps and (0 <= w).all() and (w <= 255).all()
-        assert np.array_equal(model.quantizer.binarize(w)[0], x)
+        assert np.array_equal(model.quantizer.quantize(w)[0], x)
 
 
 def test_linf_needs_a_quantizer_and_valid_numbers():
@@ -108,7 +108,7 @@ def test_cli_count_and_verify_linf(tmp_path):
     code, out, _ = run("count", path, "--image", tmp_path / "x.npy", "--linf", 8, "--json")
     doc = json.loads(out)
     images = _all_raw(raw, 8)
-    want = np.bincount(classify(model, model.quantizer.binarize(images)), minlength=3).tolist()
+    want = np.bincount(classify(model, model.quantizer.quantize(images)), minlength=3).tolist()
     assert doc["per_class_images"] == want and doc["total_images"] == len(images)
     assert doc["region"]["kind"] == "linf" and doc["region"]["free"] == [0, 1, 4, 5]
     code, out, _ = run("verify", path, "--image", tmp_path / "x.npy", "--linf", 8, "--json")
@@ -118,7 +118,7 @@ def test_cli_count_and_verify_linf(tmp_path):
     if not doc["robust"]:
         w = np.array(doc["counterexample_image"])
         assert np.abs(w - raw).max() <= 8
-        assert classify(model, model.quantizer.binarize(w))[0] != doc["label"]
+        assert classify(model, model.quantizer.quantize(w))[0] != doc["label"]
     code, _, err = run("count", path, "--input", tmp_path / "x.npy", "--linf", 8)
     assert code == 2 and "--image" in err
     # the unit scale: 8/255 written as a decimal is the ball of 8 levels, 0.1 is 25 levels
@@ -140,10 +140,10 @@ def test_linf_radius_equals_brute_force(base, data):
     th = data.draw(st.lists(st.integers(0, 12), min_size=n, max_size=n))
     model = _with_quantizer(base, th)
     raw = np.array(data.draw(st.lists(st.integers(0, 12), min_size=n, max_size=n)))
-    label = int(classify(model, model.quantizer.binarize(raw))[0])
+    label = int(classify(model, model.quantizer.quantize(raw))[0])
     want = None
     for eps in range(0, 8):
-        if (classify(model, model.quantizer.binarize(_all_raw(raw, eps))) != label).any():
+        if (classify(model, model.quantizer.quantize(_all_raw(raw, eps))) != label).any():
             want = eps - 1
             break
     res = radius_linf(model, raw, max_epsilon=7)
@@ -155,7 +155,7 @@ def test_linf_radius_equals_brute_force(base, data):
         img = np.array(res.counterexample_image)
         assert np.abs(img - raw).max() == want + 1  # nothing nearer is adversarial
         assert (
-            classify(model, model.quantizer.binarize(img))[0] == res.counterexample_class != label
+            classify(model, model.quantizer.quantize(img))[0] == res.counterexample_class != label
         )
 
 

@@ -48,7 +48,7 @@ def _execute(path, raw: np.ndarray) -> np.ndarray:
 
 
 def _binarize(model, raw: np.ndarray) -> np.ndarray:
-    return model.quantizer.binarize(raw)
+    return model.quantizer.quantize(raw)
 
 
 def test_tfc_1w1a_equals_the_graph_on_mnist_and_random_images():
@@ -77,13 +77,42 @@ def _bq(name: str, src: str, inits: list, scale: float = 1.0):
     return helper.make_node("BipolarQuant", [src, f"{name}_s"], [name], domain=QDOMAIN)
 
 
+def _quant(name: str, src: str, inits: list, spec: dict, scale: float = 1.0):
+    """A QONNX Quant node (``spec``: bits, signed, narrow, mode; zero point ``spec["zero"]``)."""
+    for key, value in (("s", scale), ("z", spec.get("zero", 0.0)), ("b", spec["bits"])):
+        inits.append(numpy_helper.from_array(np.array(value, dtype=np.float32), f"{name}_{key}"))
+    return helper.make_node(
+        "Quant",
+        [src, f"{name}_s", f"{name}_z", f"{name}_b"],
+        [name],
+        domain=QDOMAIN,
+        signed=spec["signed"],
+        narrow=spec["narrow"],
+        rounding_mode=spec["mode"],
+    )
+
+
 def _graph(
-    path, sizes, rng, *, unfused=False, out_affine=(0.5, 1.0), sign=False, extra=None, zero=False
+    path,
+    sizes,
+    rng,
+    *,
+    unfused=False,
+    out_affine=(0.5, 1.0),
+    sign=False,
+    extra=None,
+    zero=False,
+    quant=None,
+    wquant=None,
 ):
     """Write a binarized MLP graph (raw/255 → 2x − 1 → quantizer → blocks → affine).
     ``zero``: the second neuron of each block is exactly 0 at a reachable dot (where
-    BipolarQuant gives +1 and Sign 0)."""
+    BipolarQuant gives +1 and Sign 0). ``quant`` / ``wquant``: Quant specs (see
+    :func:`_quant`) for the activations (input included) / the weights."""
     nodes, inits = [], []
+
+    def act(name, src):
+        return _quant(name, src, inits, quant) if quant else _bq(name, src, inits)
 
     def const(name, value):
         inits.append(numpy_helper.from_array(np.asarray(value, dtype=np.float32), name))
@@ -91,12 +120,15 @@ def _graph(
 
     nodes.append(helper.make_node("Mul", ["in", const("two", 2.0)], ["x2"]))
     nodes.append(helper.make_node("Sub", ["x2", const("one", [1.0])], ["xc"]))
-    nodes.append(_bq("q0", "xc", inits))
+    nodes.append(act("q0", "xc"))
     prev = "q0"
     for b, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
         w = rng.standard_normal((n_in, n_out)).astype(np.float32)
         const(f"w{b}", w)
-        nodes.append(_bq(f"wq{b}", f"w{b}", inits))
+        if wquant:
+            nodes.append(_quant(f"wq{b}", f"w{b}", inits, wquant, scale=0.5))
+        else:
+            nodes.append(_bq(f"wq{b}", f"w{b}", inits))
         nodes.append(helper.make_node("MatMul", [prev, f"wq{b}"], [f"mm{b}"]))
         if b == len(sizes) - 2:
             a, c = out_affine
@@ -127,7 +159,7 @@ def _graph(
         if sign:
             nodes.append(helper.make_node("Sign", [f"bn{b}"], [f"h{b}"]))
         else:
-            nodes.append(_bq(f"h{b}", f"bn{b}", inits))
+            nodes.append(act(f"h{b}", f"bn{b}"))
         prev = f"h{b}"
     if extra:
         extra(nodes, inits)
@@ -159,6 +191,87 @@ def test_random_graphs_equal_the_executor(tmp_path_factory, seed, hidden, unfuse
     model = load_model(path)
     raw = rng.integers(0, 256, size=(500, sizes[0]), dtype=np.uint8)
     assert np.array_equal(classify(model, _binarize(model, raw)), _execute(path, raw).argmax(1))
+
+
+QUANTS = st.fixed_dictionaries(
+    {
+        "bits": st.integers(2, 4),
+        "signed": st.integers(0, 1),
+        "narrow": st.integers(0, 1),
+        "mode": st.sampled_from(["ROUND", "FLOOR", "CEIL", "HALF_UP", "DOWN"]),
+        "zero": st.sampled_from([0.0, 0.0, 1.0]),
+    }
+)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    st.integers(0, 2**31 - 1),
+    st.lists(st.integers(1, 6), min_size=2, max_size=3),
+    QUANTS,
+    st.one_of(st.none(), QUANTS.filter(lambda q: q["bits"] == 2)),
+)
+def test_multi_level_graphs_equal_the_executor(tmp_path_factory, seed, hidden, quant, wquant):
+    """Quant activations (input included) and optionally Quant weights: every rounding mode,
+    signed or not, narrow or not, zero points."""
+    rng = np.random.default_rng(seed)
+    sizes = [int(rng.integers(3, 10)), *hidden, int(rng.integers(2, 5))]
+    path = tmp_path_factory.mktemp("onnx") / "multi.onnx"
+    _graph(path, sizes, rng, quant=quant, wquant=wquant)
+    model = load_model(path)
+    assert not model.is_binary
+    raw = rng.integers(0, 256, size=(500, sizes[0]), dtype=np.uint8)
+    assert np.array_equal(classify(model, _binarize(model, raw)), _execute(path, raw).argmax(1))
+
+
+def test_tfc_1w2a_equals_the_graph_on_mnist():
+    from bdd4bnn.data import load_mnist
+
+    path = need_shared("peers", "qonnx", "TFC_1W2A.onnx")
+    model = load_model(path)
+    assert model.layer_sizes == [784, 64, 64, 64, 10] and model.input_levels == (-1, 0, 1)
+    assert all(b.levels == (-1, 0, 1) for b in model.blocks)
+    images, labels = load_mnist("test")
+    ours = classify(model, _binarize(model, images))
+    assert np.array_equal(ours, _execute(path, images).argmax(axis=1))
+    assert (ours == labels).mean() == pytest.approx(0.9474)  # measured; 94.79 % published
+    rng = np.random.default_rng(1)
+    raw = rng.integers(0, 256, size=(5000, 1, 28, 28), dtype=np.uint8)
+    near = rng.random(raw.shape) < 0.5  # next to the input thresholds (64 and 192)
+    raw[near] = rng.choice([62, 63, 64, 65, 190, 191, 192, 193], size=int(near.sum()))
+    assert np.array_equal(classify(model, _binarize(model, raw)), _execute(path, raw).argmax(1))
+
+
+def test_bad_quant_nodes_are_one_line_errors(tmp_path):
+    rng = np.random.default_rng(2)
+    path = tmp_path / "q.onnx"
+    wide = {"bits": 8, "signed": 1, "narrow": 0, "mode": "ROUND"}
+    _graph(path, [4, 3, 2], rng, quant=wide)
+    with pytest.raises(ModelError, match="bit width 8 is not supported"):
+        load_model(path)
+    _graph(path, [4, 3, 2], rng, quant=dict(wide, bits=2, mode="SIDEWAYS"))
+    with pytest.raises(ModelError, match="rounding mode 'SIDEWAYS' is not supported"):
+        load_model(path)
+
+    two = {"bits": 2, "signed": 1, "narrow": 1, "mode": "ROUND"}
+    for bad_scale, words in (([1.0, 0.5, 1.0], "constant scalar scale"),):
+        _graph(path, [4, 3, 2], rng, quant=two)
+        m = onnx.load(str(path))
+        for t in m.graph.initializer:
+            if t.name == "h0_s":
+                t.CopyFrom(numpy_helper.from_array(np.array(bad_scale, dtype=np.float32), "h0_s"))
+        onnx.save(m, str(path))
+        with pytest.raises(ModelError, match=words):
+            load_model(path)
+    for bad_scale, words in ((0.3, "power of two"), (-1.0, "power of two")):
+        _graph(path, [4, 3, 2], rng, quant=two)
+        m = onnx.load(str(path))
+        for t in m.graph.initializer:
+            if t.name == "h0_s":
+                t.CopyFrom(numpy_helper.from_array(np.array(bad_scale, dtype=np.float32), "h0_s"))
+        onnx.save(m, str(path))
+        with pytest.raises(ModelError, match=words):
+            load_model(path)
 
 
 def test_bipolar_quant_of_exactly_zero_is_plus_one(tmp_path):

@@ -140,7 +140,9 @@ def count_linf(model: BNN, ball: LinfBall, **kw: Any) -> CountResult:
     (``per_class``, by :func:`count`'s engines) and its raw inputs (``per_class_images``,
     each pattern weighing the raw inputs it stands for: the engine's ``weighted_counts``,
     chosen by :func:`bdd4bnn.engines.choose.for_images`), with the adversarial share of the
-    raw inputs as an exact fraction."""
+    raw inputs as an exact fraction. A multi-level network is counted in its thermometer
+    form (``ball.model``): one pattern per combination of the free pixels' levels."""
+    model = ball.model if ball.model is not None else model
     res = count(model, ball.region, **kw)
     res.region = ball.describe()
     if res.status != "ok" or not res.exact:

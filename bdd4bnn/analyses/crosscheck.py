@@ -73,8 +73,13 @@ def crosscheck(
     max_nodes: int | None = None,
     progress: Progress | None = None,
     backend: str = "auto",
+    source: BNN | None = None,
 ) -> CrossCheckResult:
     """Compare the formal per-class counts with concrete inference (see the module doc).
+
+    ``source``: the multi-level network whose thermometer form ``model`` is (an L∞ ball's
+    ``model`` and ``source``); the concrete pass then classifies ``source`` itself on the
+    level patterns, a route independent of the form the engines read.
 
     >>> from bdd4bnn import Region, crosscheck, load_input, load_model
     >>> net = load_model("models/mnist_10x10_100-50-20-10.json")
@@ -134,11 +139,26 @@ def crosscheck(
     c = model.num_classes
     t0 = time.perf_counter()
     observed = np.zeros(c, dtype=np.int64)
+    if source is not None:
+        from ..thermometer import unfold
+
+        form = unfold(source)
+        if form.model.input_size != model.input_size:
+            raise RegionError("source: its thermometer form is not the model given")
+
+        def classes(x: np.ndarray) -> np.ndarray:
+            return predict(source, form.to_levels(x), used_path)
+
+    else:
+
+        def classes(x: np.ndarray) -> np.ndarray:
+            return predict(model, x, used_path)
+
     try:  # the concrete pass honours the same time limit
         if exhaustive:
             bar.start(region.size, "input")
             for x in region.iter_points():
-                observed += np.bincount(predict(model, x, used_path), minlength=c)
+                observed += np.bincount(classes(x), minlength=c)
                 bar(len(x))
                 budget.check()
             res.samples = region.size
@@ -147,7 +167,7 @@ def crosscheck(
             bar.start(samples, "sample")
             for start in range(0, samples, 65536):
                 x = region.sample(min(65536, samples - start), seed=seed + start)
-                observed += np.bincount(predict(model, x, used_path), minlength=c)
+                observed += np.bincount(classes(x), minlength=c)
                 bar(len(x))
                 budget.check()
             res.samples = samples

@@ -306,6 +306,8 @@ def radius_linf(
     engine cost. A limit reports the bounds proven so far.
     """
     check_limits(timeout, max_nodes)
+    if not model.is_binary:
+        raise RegionError(f"model {model.name} is multi-level: its L∞ radius is not supported yet")
     q = model.quantizer
     top = (q.high - q.low) if q is not None and max_epsilon is None else max_epsilon
     ball0 = linf_ball(model, raw, 0)  # validates the model, the image
@@ -366,7 +368,7 @@ def radius_linf(
     image, got = None, None
     if witness is not None and upper == witness[0].epsilon:
         image = witness[0].raw_witness(witness[1])
-        got = int(classify(model, q.binarize(image))[0])
+        got = int(classify(model, q.quantize(image))[0])
         if got == label or np.abs(image - x).max() > upper:  # pragma: no cover
             raise AssertionError("L∞ counterexample does not check")
     return RadiusResult(

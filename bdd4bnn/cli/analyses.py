@@ -456,9 +456,13 @@ def explain(
 
 @click.command()
 @click.argument("model", type=click.Path())
-@click.option("--input", "input_file", required=True, type=click.Path(), help="Input file.")
+@click.option("--input", "input_file", type=click.Path(), help="Input file.")
+@click.option(
+    "--image", type=click.Path(), help="Or a raw image (.npy, .png, text) for --linf EPS."
+)
 @click.option("--radius", type=int, help="Hamming radius (with --free: max flips in it).")
 @click.option("--free", "free_file", type=click.Path(), help="Only these pixels may change.")
+@linf_option
 @click.option("--samples", type=click.IntRange(min=1), help="Uniform samples to draw.")
 @click.option("--exhaustive", is_flag=True, help="Enumerate the whole region (exact match).")
 @click.option(
@@ -487,8 +491,11 @@ def explain(
 def crosscheck(
     model,
     input_file,
+    image,
     radius,
     free_file,
+    linf,
+    linf_float,
     samples,
     exhaustive,
     engine,
@@ -503,6 +510,10 @@ def crosscheck(
 ) -> None:
     """Cross-check formal per-class counts with fast concrete inference.
 
+    With --image FILE --linf EPS the region is the L∞ ball's binary patterns; for a
+    multi-level network the engines count its thermometer form and the concrete pass
+    classifies the network itself on the level patterns.
+
     Exit code 0: consistent; 1: inconsistent; 3: the formal engine hit a limit.
     """
     from ..analyses.crosscheck import crosscheck as run_crosscheck
@@ -512,7 +523,7 @@ def crosscheck(
         raise click.UsageError("give exactly one of --samples N or --exhaustive")
     if not 0 < confidence < 1:
         raise click.BadParameter("must lie in (0, 1)", param_hint="--confidence")
-    net, region, _ = load_region(model, input_file, radius, free_file)
+    net, region, ball = load_region(model, input_file, radius, free_file, image, linf, linf_float)
     res = with_bar(
         "crosscheck",
         quiet,
@@ -528,6 +539,7 @@ def crosscheck(
         timeout=timeout,
         max_nodes=max_nodes,
         backend=backend,
+        source=None if ball is None else ball.source,
     )
 
     def rows() -> list[tuple[str, object]]:

@@ -208,13 +208,17 @@ def load_center(model: BNN, input_file: str | None, image: str | None) -> np.nda
     """Return the ±1 input of ``--input`` or of a raw ``--image`` (exactly one)."""
     if (input_file is None) == (image is None):
         raise click.UsageError("give exactly one of --input FILE or --image FILE")
+    if not model.is_binary:
+        raise click.UsageError(
+            f"{model.name} is a multi-level network: give a raw --image with --linf EPS"
+        )
     if input_file is not None:
         return load_input(input_file, model.input_size)
     from ..data import model_inputs
 
     raw = load_raw_image(image)
     if model.quantizer is not None:
-        return model.quantizer.binarize(raw)[0]
+        return model.quantizer.quantize(raw)[0]
     if raw.size != 784:
         raise click.BadParameter(
             f"{raw.size} values: a model without an input quantizer reads 28x28 MNIST images",
@@ -314,7 +318,7 @@ def load_region(
     if linf is None:
         return net, build_region(net, input_file, radius, free_file, image), None
     ball = linf_ball(net, load_raw_image(image), linf)
-    return net, ball.region, ball
+    return (net if ball.model is None else ball.model), ball.region, ball
 
 
 def linf_option(fn: Callable[..., Any]) -> Callable[..., Any]:

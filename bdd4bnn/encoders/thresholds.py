@@ -14,9 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..model import Block
+from ..semantics import dot_range, level_steps
 from .constraints import neuron_constraint
 
-__all__ = ["BlockThresholds", "block_thresholds", "signed_flips"]
+__all__ = ["BlockThresholds", "block_thresholds", "signed_flips", "level_thresholds"]
 
 
 @dataclass(frozen=True)
@@ -65,3 +66,23 @@ def signed_flips(
     u = np.asarray(center, dtype=np.int64)
     free = np.asarray(free, dtype=np.int64)
     return w @ u, -2 * u[free][:, None] * w[:, free].T, th.bound.astype(np.int64)
+
+
+def level_thresholds(block: Block, levels_in: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Return (sign, θ) of a block of a multi-level network on inputs of ``levels_in``: with
+    W′ = sign·W, neuron j's level index is #{t : W′_j·x ≥ θ[j, t]} (int64 arrays; constant
+    neurons get sign 0 and θ 0 (top level) or 1 (bottom)), from
+    :func:`bdd4bnn.semantics.level_steps`."""
+    m, steps = block.out_size, len(block.levels) - 1
+    sign = np.ones(m, dtype=np.int64)
+    theta = np.zeros((m, steps), dtype=np.int64)
+    for j in range(m):
+        for t, (direction, value) in enumerate(
+            level_steps(block, j, dot_range(block.weight[j], levels_in))
+        ):
+            sign[j] = direction
+            if direction == 0:  # level_steps: value 1 always, 0 never; here 0 >= θ
+                theta[j, t] = 1 - value
+            else:
+                theta[j, t] = -value if direction < 0 else value
+    return sign, theta

@@ -63,6 +63,11 @@ class Prepared(ABC):
     name: ClassVar[str]
 
     def __init__(self, model: BNN, envelope: Region, budget: Budget) -> None:
+        if not model.is_binary:
+            raise EngineError(
+                f"model {model.name} is multi-level: engines read its thermometer form "
+                "(bdd4bnn.thermometer.unfold), which L∞ regions (--linf) use"
+            )
         self.model, self.envelope, self.budget = model, envelope, budget
         self.construction: str | None = None  # how it was prepared, for ``engine_reason``
 

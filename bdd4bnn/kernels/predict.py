@@ -78,13 +78,35 @@ def int8_net(model: BNN):
     return net
 
 
+def _levels(model: BNN, x: np.ndarray, path: str, chunk: int) -> np.ndarray:
+    """Predict a multi-level network: int8 reads it as it is (:mod:`.int8_levels`), the
+    other paths read its thermometer form on the inputs' thermometer bits."""
+    hit = _PREPARED.get(model)
+    if path == "int8":
+        if hit is None:
+            from .int8_levels import Int8LevelNet
+
+            hit = _PREPARED[model] = Int8LevelNet(model)
+        return np.concatenate(
+            [hit.predict(x[s : s + chunk]) for s in range(0, len(x), chunk)]
+            or [np.empty(0, dtype=np.int64)]
+        )
+    from ..thermometer import unfold
+
+    form = unfold(model)
+    return predict(form.model, form.to_bits(x), path, chunk)
+
+
 def predict(model: BNN, x: np.ndarray, path: str = "auto", chunk: int = 65536) -> np.ndarray:
-    """Return the predicted class of each row of ±1 inputs ``x`` (equal to the reference)."""
+    """Return the predicted class of each row of inputs ``x`` (±1; levels for a multi-level
+    network), equal to the reference."""
     if path not in PATHS:
         raise ValueError(f"unknown path {path!r}; choose from {PATHS}")
     if path == "auto":
         path = default_path()
     x = np.atleast_2d(np.asarray(x, dtype=np.int8))
+    if not model.is_binary:
+        return _levels(model, x, path, chunk)
     if path == "int8":
         net = int8_net(model)
         return np.concatenate(
