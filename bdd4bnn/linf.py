@@ -19,8 +19,9 @@ bit, else its first), the others weigh 1.
 
 from __future__ import annotations
 
+import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any
 
@@ -46,11 +47,19 @@ class LinfBall:
     model: BNN | None = None  # the network the region is over (a thermometer form), if not given
     pixels: np.ndarray | None = None  # thermometer form: per pixel, the bit its raw value is at
     source: BNN | None = None  # thermometer form: the multi-level network itself
+    parts: tuple[LinfBall, ...] = ()  # split balls: disjoint boxes (then use these, not region)
 
     @property
     def total_images(self) -> int:
         """Return the number of raw inputs in the ball."""
+        if self.parts:
+            return sum(p.total_images for p in self.parts)
         return math.prod(int(a) + int(b) for a, b in zip(self.low, self.high, strict=True))
+
+    @property
+    def size(self) -> int:
+        """Return the number of level patterns (binary patterns) in the ball."""
+        return sum(p.region.size for p in self.parts) if self.parts else self.region.size
 
     def raw_witness(self, pattern: Any) -> np.ndarray:
         """Return a raw input of the ball that binarizes to ``pattern`` (a ±1 input of
@@ -70,9 +79,10 @@ class LinfBall:
         return {
             "kind": "linf",
             "epsilon": self.epsilon,
-            "free": list(self.region.free),
-            "size": self.region.size,
+            "free": sorted({i for p in self.parts or (self,) for i in p.region.free}),
+            "size": self.size,
             "images": self.total_images,
+            **({"boxes": len(self.parts)} if self.parts else {}),
         }
 
 
@@ -105,11 +115,13 @@ def epsilon_from_unit(model: BNN, eps: Any) -> float:
     return float(math.floor(raw + 1e-9)) if q.raw == "uint8" else raw
 
 
-def linf_ball(model: BNN, raw: Any, epsilon: Any) -> LinfBall:
+def linf_ball(model: BNN, raw: Any, epsilon: Any, split: bool = False) -> LinfBall:
     """Return the L∞ ball of radius ``epsilon`` (raw units) around the raw input ``raw``; for
-    a multi-level network, over its thermometer form (``ball.model``)."""
+    a multi-level network, over its thermometer form (``ball.model``). Where a pixel can
+    reach three or more levels, ``split`` gives the ball as disjoint boxes of at most two
+    levels per pixel (``ball.parts``; at most :data:`MAX_BOXES`), else it is an error."""
     if not model.is_binary:
-        return _thermometer_ball(model, raw, epsilon)
+        return _thermometer_ball(model, raw, epsilon, split)
     q = model.quantizer
     if q is None:
         raise RegionError(
@@ -124,12 +136,17 @@ def linf_ball(model: BNN, raw: Any, epsilon: Any) -> LinfBall:
         raise InputError(f"raw input of {x.size} values: the model reads {model.input_size}")
     if (x != np.round(x)).any() or (x < q.low).any() or (x > q.high).any():
         raise InputError(f"raw input values must be integers in {q.low:g}..{q.high:g}")
-    lo = np.maximum(x - eps, q.low)
-    hi = np.minimum(x + eps, q.high)
-    t = q.threshold
+    return _box(model, x, np.maximum(x - eps, q.low), np.minimum(x + eps, q.high), eps)
+
+
+def _box(model: BNN, x: np.ndarray, lo: np.ndarray, hi: np.ndarray, eps: float) -> LinfBall:
+    """Return the raw integers in [lo, hi] per pixel (``x`` among them) as a free-pixel
+    region of a binary-input model."""
+    assert model.quantizer is not None
+    t = model.quantizer.threshold
     below = np.clip(np.minimum(hi + 1, t) - lo, 0, None).astype(np.int64)  # values in [lo, t)
     above = np.clip(hi + 1 - np.maximum(lo, t), 0, None).astype(np.int64)  # values in [t, hi]
-    center = q.quantize(x)[0]
+    center = model.quantizer.quantize(x)[0]
     free = [int(i) for i in np.flatnonzero((below > 0) & (above > 0))]
     return LinfBall(x, eps, Region.fixed(center, free, len(free)), below, above, t)
 
@@ -140,27 +157,71 @@ def share(part: int, whole: int) -> tuple[str, float]:
     return f"{f.numerator}/{f.denominator}", float(f)
 
 
-def _thermometer_ball(model: BNN, raw: Any, epsilon: Any) -> LinfBall:
+def _thermometer_ball(model: BNN, raw: Any, epsilon: Any, split: bool) -> LinfBall:
     from .thermometer import unfold
 
     form = unfold(model)
-    bits = form.bits
     x = np.asarray(raw, dtype=np.float64).reshape(-1)
     if x.size != model.input_size:
         raise InputError(f"raw input of {x.size} values: the model reads {model.input_size}")
     if model.quantizer is None:
         linf_ball(form.model, x, epsilon)  # the one-line "no quantizer" error
-    ball = linf_ball(form.model, np.repeat(x, bits), epsilon)
+    assert form.model.quantizer is not None
+    whole = linf_ball(form.model, np.repeat(x, form.bits), epsilon)  # validates x and ε
+    q = model.quantizer
+    lo = np.maximum(x - whole.epsilon, q.low)
+    hi = np.minimum(x + whole.epsilon, q.high)
+    k_lo = (lo[:, None] >= q.steps).sum(axis=1)
+    k_hi = (hi[:, None] >= q.steps).sum(axis=1)
+    wide = np.flatnonzero(k_hi - k_lo >= 2)
+    if not wide.size:
+        return _bits_ball(form, model, x, lo, hi, whole.epsilon)
+    if not split:
+        i = int(wide[0])
+        raise RegionError(
+            f"pixel {i} reaches {k_hi[i] - k_lo[i] + 1} levels within ε = {whole.epsilon:g}: "
+            "only count and verify split such balls into boxes of two levels per pixel"
+        )
+    # each wide pixel's levels in pairs: the ball is the disjoint union of the product boxes
+    edges = np.ceil(q.steps)  # level k holds the raw integers [edges[k-1], edges[k] - 1]
+    groups = []
+    for i in wide:
+        ks = list(range(int(k_lo[i]), int(k_hi[i]) + 1))
+        spans = []
+        for a in range(0, len(ks), 2):
+            first, last = ks[a], ks[min(a + 1, len(ks) - 1)]
+            low = lo[i] if first == k_lo[i] else edges[i, first - 1]
+            high = hi[i] if last == k_hi[i] else edges[i, last] - 1
+            if low <= high:  # a level without raw values (equal thresholds) adds nothing
+                spans.append((float(low), float(high)))
+        groups.append(spans)
+    total = math.prod(len(g) for g in groups)
+    if total > MAX_BOXES:
+        raise RegionError(
+            f"{wide.size} pixels reach three or more levels within ε = {whole.epsilon:g}: "
+            f"{total} boxes of two levels per pixel (at most {MAX_BOXES})"
+        )
+    parts = []
+    for combo in itertools.product(*groups):
+        lo2, hi2 = lo.copy(), hi.copy()
+        for i, (a, b) in zip(wide, combo, strict=True):
+            lo2[i], hi2[i] = a, b
+        parts.append(_bits_ball(form, model, np.clip(x, lo2, hi2), lo2, hi2, whole.epsilon))
+    first = parts[0]
+    return replace(first, raw=x, parts=tuple(parts))
+
+
+MAX_BOXES = 4096  # split L∞ balls of multi-level inputs: at most this many boxes
+
+
+def _bits_ball(form: Any, model: BNN, x: np.ndarray, lo: np.ndarray, hi: np.ndarray, eps: float):
+    """Return a box of at most two levels per pixel as free thermometer bits: the weights of a
+    pixel ride on one bit (its free bit, else its first), the others weigh 1."""
+    bits = form.bits
+    ball = _box(form.model, np.repeat(x, bits), np.repeat(lo, bits), np.repeat(hi, bits), eps)
     free = np.zeros(form.model.input_size, dtype=bool)
     free[list(ball.region.free)] = True
     per_pixel = free.reshape(-1, bits)
-    many = np.flatnonzero(per_pixel.sum(axis=1) > 1)
-    if many.size:
-        raise RegionError(
-            f"pixel {many[0]} reaches {per_pixel[many[0]].sum() + 1} levels within ε = "
-            f"{ball.epsilon:g}: L∞ balls where a pixel can reach more than two levels are not "
-            "supported yet"
-        )
     at = np.arange(model.input_size) * bits + np.where(
         per_pixel.any(axis=1), per_pixel.argmax(axis=1), 0
     )

@@ -16,6 +16,8 @@ A graph is read as a chain from its one input to its one output:
   quantizer's integers (k − zero point) and each neuron gets one integer threshold per level
   step (:class:`bdd4bnn.model.Block` thresholds), found as below with qonnx's own ``quant``
   function applied to the chain's float32 values;
+* FINN's ``MultiThreshold`` (per-channel or shared sorted thresholds, power-of-two
+  ``out_scale``, ``out_bias`` a multiple of it) likewise, with qonnx's ``multithreshold``;
 * **output**: a last ``MatMul`` / ``Gemm`` and an elementwise chain (FINN's scalar
   "TensorNorm") whose float32 values must be the same strictly increasing function of the dot
   for every class (a per-class scale or shift changes the argmax: refused).
@@ -41,11 +43,12 @@ import numpy as np
 from .errors import ModelError
 from .files import MODEL_MAX, read_bytes
 from .model import BNN
+from .semantics import tabulated_thresholds
 
 __all__ = ["load_onnx", "ELEMENTWISE", "RAW_LEVELS"]
 
 ELEMENTWISE = ("Mul", "Div", "Add", "Sub", "BatchNormalization")
-QUANTIZERS = ("BipolarQuant", "Sign", "Quant")
+QUANTIZERS = ("BipolarQuant", "Sign", "Quant", "MultiThreshold")
 MAX_BITS = 4
 LINEAR = ("MatMul", "Gemm")
 SHAPE_OPS = ("Reshape", "Flatten", "Identity")
@@ -173,14 +176,30 @@ class _Act:
 
     def __init__(self, graph: _Graph, node: Any) -> None:
         self.node = node
-        if node.op_type != "Quant":
-            self.levels: tuple[int, ...] = (-1, 1)
-            self.scale = _quant_scale(graph, node)
+        self.thresholds: np.ndarray | None = None
+        if node.op_type == "MultiThreshold":
+            self.levels, self.scale, self.thresholds = _multithreshold_spec(graph, node)
             self.args: tuple[Any, ...] = ()
+            return
+        if node.op_type != "Quant":
+            self.levels = (-1, 1)
+            self.scale = _quant_scale(graph, node)
+            self.args = ()
             return
         self.levels, self.scale, self.args = _quant_spec(graph, node)
 
     def index(self, y: np.ndarray) -> np.ndarray:
+        if self.thresholds is not None:
+            from qonnx.custom_op.general.multithreshold import multithreshold
+
+            th = self.thresholds
+            if th.shape[0] not in (1, np.shape(y)[1]):
+                raise ModelError(
+                    f"{_label(self.node)}: {th.shape[0]} threshold rows for "
+                    f"{np.shape(y)[1]} channels"
+                )
+            k = multithreshold(np.asarray(y, dtype=np.float32), th)
+            return np.rint(np.asarray(k, dtype=np.float64)).astype(np.int64)
         if not self.args:
             return (np.asarray(y) >= 0).astype(np.int64)
         from qonnx.custom_op.general.quant import quant
@@ -196,6 +215,23 @@ def _scalar(graph: _Graph, node: Any, i: int, what: str) -> float:
     if v is None or v.size != 1:
         raise ModelError(f"{_label(node)}: expected a constant scalar {what}")
     return float(v.ravel()[0])
+
+
+def _multithreshold_spec(graph: _Graph, node: Any) -> tuple[tuple[int, ...], float, np.ndarray]:
+    """Return (levels, scale, thresholds) of a FINN ``MultiThreshold`` node: level k is
+    out_bias + out_scale·k for k thresholds at or below the value."""
+    th = graph.const(node.input[1]) if len(node.input) > 1 else None
+    if th is None or th.ndim != 2 or th.shape[1] < 1:
+        raise ModelError(f"{_label(node)}: expected a constant threshold matrix (channels, steps)")
+    if th.shape[1] > 15:
+        raise ModelError(f"{_label(node)}: {th.shape[1] + 1} levels (at most 16)")
+    a = _attrs(node)
+    scale = _power_of_two(float(a.get("out_scale", 1.0)), node)
+    bias = float(a.get("out_bias", 0.0)) / scale
+    if bias != int(bias):
+        raise ModelError(f"{_label(node)}: out_bias is not an integer multiple of out_scale")
+    levels = tuple(int(bias) + k for k in range(th.shape[1] + 1))
+    return levels, scale, np.asarray(th, dtype=np.float32)
 
 
 def _quant_spec(graph: _Graph, node: Any) -> tuple[tuple[int, ...], float, tuple[Any, ...]]:
@@ -349,21 +385,6 @@ def _block(
     return {"weight": weight, "bias": bias + 0.0}  # no −0.0
 
 
-def _level_steps(idx: np.ndarray, levels: int, where: str) -> tuple[np.ndarray, np.ndarray]:
-    """Return (rising, first) per column of level indices ``idx`` (rows: increasing inputs):
-    each column must be monotone; ``first[c, m − 1]`` is the first row (of the rows in
-    increasing order when rising, in decreasing order when falling) whose level index is at
-    least m (``rows``: never)."""
-    d = np.diff(idx, axis=0)
-    up, down = (d >= 0).all(axis=0), (d <= 0).all(axis=0)
-    bad = np.flatnonzero(~(up | down))
-    if bad.size:
-        raise ModelError(f"{where} {bad[0]}: not monotone in its input (a non-step output)")
-    seq = np.where(up[None, :], idx, idx[::-1])
-    first = (seq[:, :, None] < np.arange(1, levels)).sum(axis=0)
-    return up, first
-
-
 def _multi_block(
     graph: _Graph,
     w: np.ndarray,
@@ -383,14 +404,10 @@ def _multi_block(
     if not np.array_equal(vals.astype(np.float64), np.repeat((dots * scale)[:, None], n_out, 1)):
         raise ModelError(f"block {b}: scaled dots are not exact in float32")
     y = _run_chain(graph, nodes, nodes[0].input[0] if nodes else source, vals)
-    rising, first = _level_steps(act.index(y), len(act.levels), f"block {b} neuron")
+    where = f"block {b} neuron"
+    rising, thresholds = tabulated_thresholds(dots, act.index(y), len(act.levels), where)
     weight = w.T.astype(np.int8).copy()
-    thresholds = np.zeros((n_out, len(act.levels) - 1), dtype=np.int64)
-    for j in range(n_out):
-        d = dots if rising[j] else -dots[::-1]
-        if not rising[j]:
-            weight[j] = -weight[j]
-        thresholds[j] = np.where(first[j] < len(d), d[np.minimum(first[j], len(d) - 1)], top + 1)
+    weight[~rising] = -weight[~rising]
     return {"weight": weight, "levels": list(act.levels), "thresholds": thresholds}
 
 
@@ -400,8 +417,9 @@ def _multi_input(graph: _Graph, nodes: list[Any], source: str, size: int, act: _
     raw = np.arange(RAW_LEVELS, dtype=np.float32)
     x = np.repeat((raw / np.float32(255))[:, None], size, axis=1).astype(np.float32)
     y = _run_chain(graph, nodes, nodes[0].input[0] if nodes else source, x)
-    rising, first = _level_steps(act.index(y), len(act.levels), "input pixel")
-    bad = np.flatnonzero(~rising & (first < RAW_LEVELS).any(axis=1))
+    raws = np.arange(RAW_LEVELS)
+    rising, first = tabulated_thresholds(raws, act.index(y), len(act.levels), "input pixel")
+    bad = np.flatnonzero(~rising)
     if bad.size:
         raise ModelError(f"input pixel {bad[0]}: a falling input quantizer is not supported")
     return first.tolist()
@@ -435,13 +453,15 @@ def load_onnx(path: str | Path) -> BNN:
     if node is None or node.op_type not in QUANTIZERS:
         what = "the end of the graph" if node is None else _label(node)
         raise ModelError(f"{what}: expected an input quantizer (BipolarQuant or Sign) first")
-    multi = any(n.op_type == "Quant" for n in graph.model.graph.node)
+    multi = any(n.op_type in ("Quant", "MultiThreshold") for n in graph.model.graph.node)
     if node.op_type == "Sign":
         raise ModelError(f"{_label(node)}: Sign on raw inputs can give 0; use BipolarQuant")
     act = _Act(graph, node)
     input_levels = act.levels
     if multi:
         raw_thresholds: Any = _multi_input(graph, pre, graph.input, size, act)
+        if len(input_levels) == 2:  # one threshold per pixel: the quantizer's flat form
+            raw_thresholds = [t[0] for t in raw_thresholds]
     else:
         raw_thresholds = _input_stage(graph, pre, graph.input, size)
     in_scale, levels = act.scale, act.levels

@@ -35,6 +35,7 @@ __all__ = [
     "level_index",
     "dot_range",
     "level_steps",
+    "tabulated_thresholds",
     "neuron_fires",
     "block_forward",
     "hidden_forward",
@@ -104,6 +105,33 @@ def level_steps(block: Block, neuron: int, dots: tuple[int, int]) -> list[tuple[
     from .errors import ModelError
 
     raise ModelError(f"neuron {neuron}: output is not monotone in its dot")
+
+
+def tabulated_thresholds(
+    dots: np.ndarray, idx: np.ndarray, levels: int, where: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return (rising, θ) from a table of level indices ``idx`` (rows: the increasing integer
+    ``dots``, columns: neurons): each column must be monotone (else a one-line
+    :class:`~bdd4bnn.errors.ModelError` naming ``where``); a rising column reaches level m
+    from the dot θ[c, m − 1] on, a falling one from the dot −θ[c, m − 1] down (so that
+    negating its weights makes it rising); dots past the table's end never reach it."""
+    d = np.diff(idx, axis=0)
+    up, down = (d >= 0).all(axis=0), (d <= 0).all(axis=0)
+    bad = np.flatnonzero(~(up | down))
+    if bad.size:
+        from .errors import ModelError
+
+        raise ModelError(f"{where} {bad[0]}: not monotone in its input (a non-step output)")
+    seq = np.where(up[None, :], idx, idx[::-1])
+    first = (seq[:, :, None] < np.arange(1, levels)).sum(axis=0)  # (cols, levels − 1)
+    dots = np.asarray(dots, dtype=np.int64)
+    theta = np.empty(first.shape, dtype=np.int64)
+    for c in range(first.shape[0]):
+        axis = dots if up[c] else -dots[::-1]
+        theta[c] = np.where(
+            first[c] < len(axis), axis[np.minimum(first[c], len(axis) - 1)], axis[-1] + 1
+        )
+    return up, theta
 
 
 def block_forward(block: Block, x: np.ndarray) -> np.ndarray:

@@ -29,6 +29,7 @@ the source's, so both predict the same class on every input whose bits form chai
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -65,10 +66,6 @@ class Thermometer:
         b = np.atleast_2d(np.asarray(bits)).reshape(-1, self.source.input_size, self.bits)
         levels = np.asarray(self.source.input_levels, dtype=np.int8)
         return levels[(b > 0).sum(axis=2)]
-
-    def pixel(self, bit: int) -> int:
-        """Return the source input of thermometer bit ``bit``."""
-        return int(bit) // self.bits
 
 
 @dataclass
@@ -151,11 +148,22 @@ def _exact_sum(value: float, integer: int, what: str) -> float:
     return out
 
 
+_FORMS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def unfold(model: BNN) -> Thermometer:
     """Return the thermometer form of ``model`` (module docstring; ``model`` itself when it is
-    already a BNN)."""
+    already a BNN). The form is kept while ``model`` lives, so that every query on one network
+    meets the same form (and the engines' per-model tables)."""
     if model.is_binary:
         return Thermometer(model, model)
+    form = _FORMS.get(model)
+    if form is None:
+        form = _FORMS[model] = _unfold(model)
+    return form
+
+
+def _unfold(model: BNN) -> Thermometer:
     levels_in = model.input_levels
     n, bits = model.input_size, len(levels_in) - 1
     consumers = [b.weight for b in model.blocks] + [model.output.weight]

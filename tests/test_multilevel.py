@@ -61,7 +61,13 @@ def oracle(model: BNN, raw) -> int:
 
 
 @st.composite
-def nets(draw, max_inputs: int = 4, max_blocks: int = 2, max_width: int = 3) -> BNN:
+def nets(
+    draw,
+    max_inputs: int = 4,
+    max_blocks: int = 2,
+    max_width: int = 3,
+    gaps: tuple[int, int] = (20, 20),
+) -> BNN:
     """Draw a small multi-level network with a uint8 input quantizer: input levels 2–4, blocks
     with 2–4 levels (thresholds) or sign blocks with batch norm, binary/ternary/2-bit weights."""
     u = draw(st.sampled_from(LEVELS))
@@ -97,7 +103,10 @@ def nets(draw, max_inputs: int = 4, max_blocks: int = 2, max_width: int = 3) -> 
     base = [draw(st.integers(10, 60)) for _ in range(n)]
     quantizer = {
         "raw": "uint8",
-        "threshold": [[b + 20 * m for m in range(len(u) - 1)] for b in base],
+        "threshold": [
+            np.cumsum([b] + [draw(st.integers(*gaps)) for _ in range(len(u) - 2)]).tolist()
+            for b in base
+        ],
     }
     if len(u) == 2:
         quantizer["threshold"] = base
@@ -220,6 +229,32 @@ def test_a_pixel_reaching_three_levels_is_refused():
     assert linf_ball(model, [102], 1).region.free == ()
     with pytest.raises(RegionError, match="reaches 3 levels"):
         linf_ball(model, [102], 3)
+    ball = linf_ball(model, [102], 3, split=True)  # [99, 105]: levels -1 | 0, 1
+    assert len(ball.parts) == 2 and ball.size == 3 and ball.total_images == 7
+
+
+@settings(max_examples=60, deadline=None)
+@given(model=nets(max_inputs=3, gaps=(1, 4)), data=st.data())
+def test_split_balls_count_and_verify_like_the_oracle(model, data):
+    """Pixels reaching three or more levels: the ball as disjoint boxes of two levels per
+    pixel, counted and verified box by box, against raw-image enumeration."""
+    from bdd4bnn.analyses import verify_linf
+
+    raw, eps = _balls(data.draw, model)
+    eps = data.draw(st.integers(eps, 6))
+    ball = linf_ball(model, raw, eps, split=True)
+    per_class, images = _oracle_counts(model, raw, eps)
+    label = oracle(model, raw)
+    res = count_linf(model, ball, engine=data.draw(st.sampled_from(["enum", "bdd"])))
+    assert res.label == label and res.total == sum(per_class)
+    assert res.per_class == per_class and res.per_class_images == images
+    assert res.adversarial_images == sum(images) - images[label]
+    v = verify_linf(model, ball, engine=data.draw(st.sampled_from(["sat", "enum", "bdd"])))
+    assert v.robust == (per_class[label] == sum(per_class))
+    if not v.robust:
+        x = np.asarray(v.raw_counterexample)
+        assert (np.abs(x - raw) <= eps).all() and (x >= 0).all() and (x <= 255).all()
+        assert oracle(model, x) == v.counterexample_class != label
 
 
 def test_an_off_by_one_threshold_is_caught(monkeypatch):

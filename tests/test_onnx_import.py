@@ -104,6 +104,7 @@ def _graph(
     zero=False,
     quant=None,
     wquant=None,
+    mt=None,
 ):
     """Write a binarized MLP graph (raw/255 → 2x − 1 → quantizer → blocks → affine).
     ``zero``: the second neuron of each block is exactly 0 at a reachable dot (where
@@ -111,7 +112,18 @@ def _graph(
     :func:`_quant`) for the activations (input included) / the weights."""
     nodes, inits = [], []
 
-    def act(name, src):
+    def act(name, src, channels=1):
+        if mt:  # FINN MultiThreshold: mt steps, levels from -1 on
+            th = np.sort(rng.standard_normal((channels, mt)), axis=1).astype(np.float32)
+            inits.append(numpy_helper.from_array(th, f"{name}_t"))
+            return helper.make_node(
+                "MultiThreshold",
+                [src, f"{name}_t"],
+                [name],
+                domain=QDOMAIN,
+                out_dtype="INT4",
+                out_bias=-1.0,
+            )
         return _quant(name, src, inits, quant) if quant else _bq(name, src, inits)
 
     def const(name, value):
@@ -159,7 +171,7 @@ def _graph(
         if sign:
             nodes.append(helper.make_node("Sign", [f"bn{b}"], [f"h{b}"]))
         else:
-            nodes.append(act(f"h{b}", f"bn{b}"))
+            nodes.append(act(f"h{b}", f"bn{b}", n_out))
         prev = f"h{b}"
     if extra:
         extra(nodes, inits)
@@ -224,6 +236,24 @@ def test_multi_level_graphs_equal_the_executor(tmp_path_factory, seed, hidden, q
     assert np.array_equal(classify(model, _binarize(model, raw)), _execute(path, raw).argmax(1))
 
 
+@settings(max_examples=10, deadline=None)
+@given(
+    st.integers(0, 2**31 - 1),
+    st.lists(st.integers(1, 6), min_size=2, max_size=3),
+    st.integers(1, 4),
+)
+def test_multithreshold_graphs_equal_the_executor(tmp_path_factory, seed, hidden, steps):
+    """FINN MultiThreshold activations (per-channel thresholds, shared ones on the input)."""
+    rng = np.random.default_rng(seed)
+    sizes = [int(rng.integers(3, 10)), *hidden, int(rng.integers(2, 5))]
+    path = tmp_path_factory.mktemp("onnx") / "mt.onnx"
+    _graph(path, sizes, rng, mt=steps)
+    model = load_model(path)
+    assert model.input_levels == tuple(range(-1, steps))
+    raw = rng.integers(0, 256, size=(500, sizes[0]), dtype=np.uint8)
+    assert np.array_equal(classify(model, _binarize(model, raw)), _execute(path, raw).argmax(1))
+
+
 def test_tfc_1w2a_equals_the_graph_on_mnist():
     from bdd4bnn.data import load_mnist
 
@@ -249,21 +279,20 @@ def test_bad_quant_nodes_are_one_line_errors(tmp_path):
     _graph(path, [4, 3, 2], rng, quant=wide)
     with pytest.raises(ModelError, match="bit width 8 is not supported"):
         load_model(path)
+    _graph(path, [4, 3, 2], rng, mt=16)
+    with pytest.raises(ModelError, match=r"17 levels \(at most 16\)"):
+        load_model(path)
     _graph(path, [4, 3, 2], rng, quant=dict(wide, bits=2, mode="SIDEWAYS"))
     with pytest.raises(ModelError, match="rounding mode 'SIDEWAYS' is not supported"):
         load_model(path)
 
     two = {"bits": 2, "signed": 1, "narrow": 1, "mode": "ROUND"}
-    for bad_scale, words in (([1.0, 0.5, 1.0], "constant scalar scale"),):
-        _graph(path, [4, 3, 2], rng, quant=two)
-        m = onnx.load(str(path))
-        for t in m.graph.initializer:
-            if t.name == "h0_s":
-                t.CopyFrom(numpy_helper.from_array(np.array(bad_scale, dtype=np.float32), "h0_s"))
-        onnx.save(m, str(path))
-        with pytest.raises(ModelError, match=words):
-            load_model(path)
-    for bad_scale, words in ((0.3, "power of two"), (-1.0, "power of two")):
+    bad_scales = (
+        ([1.0, 0.5, 1.0], "constant scalar scale"),
+        (0.3, "power of two"),
+        (-1.0, "power"),
+    )
+    for bad_scale, words in bad_scales:
         _graph(path, [4, 3, 2], rng, quant=two)
         m = onnx.load(str(path))
         for t in m.graph.initializer:

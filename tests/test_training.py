@@ -112,10 +112,67 @@ def test_ternary_training_and_exact_counts():
 
 
 @pytest.mark.parametrize(
+    "activations,bits,levels", [("ternary", 1, (-1, 0, 1)), ("binary", 2, (-2, -1, 0, 1))]
+)
+def test_multi_level_training_exports_exactly(activations, bits, levels):
+    """GXNOR (ternary weights and activations) and 2-bit activations: the exported
+    multi-threshold model predicts exactly what the module computes, on all 10,000 test
+    images and on random inputs, and every engine counts it like brute force."""
+    import itertools
+    from dataclasses import replace
+
+    from bdd4bnn.analyses import count_linf
+    from bdd4bnn.errors import ModelError
+    from bdd4bnn.linf import linf_ball
+    from bdd4bnn.model import InputQuantizer
+
+    images, labels = load_mnist("train")
+    x = preprocess(images[:3000], 6)
+    cfg = TrainConfig(
+        [36, 12, 8, 10],
+        epochs=2,
+        batch_size=64,
+        seed=1,
+        ternary=True,
+        activations=activations,
+        bits=bits,
+    )
+    module = train(cfg, x, labels[:3000], progress=False)
+    net = from_torch(module)
+    assert all(b.levels == levels for b in net.blocks) and not net.is_binary
+    test_images, test_labels = load_mnist("test")
+    xt = preprocess(test_images, 6)
+    pred = classify(net, xt)
+    assert (pred == module.predict(torch.as_tensor(xt)).numpy()).all()
+    assert (pred == test_labels).mean() > 0.3
+    xr = np.random.default_rng(0).choice([-1, 1], (2000, 36))
+    assert (classify(net, xr) == module.predict(torch.as_tensor(xr)).numpy()).all()
+    from bdd4bnn.semantics import block_forward
+
+    h = block_forward(net.blocks[0], xt)
+    assert np.isin(levels[1:-1], h).any()  # a middle level is really used
+    # exact counts of an L∞ ball with 12 free pixels, against the module by enumeration
+    q = replace(net, quantizer=InputQuantizer.checked(36, {"raw": "uint8", "threshold": 128}))
+    raw = np.where(xt[0] > 0, 255, 0)
+    raw[:12] = np.where(xt[0][:12] > 0, 130, 125)  # within 5 of the threshold: free
+    ball = linf_ball(q, raw, 5)
+    assert ball.region.free == tuple(range(12))
+    pats = np.array(list(itertools.product([-1, 1], repeat=12)))
+    xs = np.repeat(ball.region.center[None, :], len(pats), axis=0)
+    xs[:, :12] = pats
+    want = np.bincount(module.predict(torch.as_tensor(xs)).numpy(), minlength=10).tolist()
+    for engine in ("bdd", "enum"):
+        assert count_linf(q, ball, engine=engine).per_class == want, engine
+    with pytest.raises(ModelError, match="cannot be loaded into torch"):
+        to_torch(net)
+
+
+@pytest.mark.parametrize(
     "name,size,target",
     [
         ("mnist_10x10_100-50-20-10.json", 10, 0.80),
         ("mnist_28x28_784-100-10.json", 28, 0.90),
+        ("mnist_28x28_784-100-10_ternary.json", 28, 0.95),
     ],
 )
 def test_shipped_models_hold_their_accuracy(name, size, target):

@@ -6,7 +6,7 @@ from .crosscheck import CrossCheckResult, crosscheck
 from .explain import ExplainResult, explain
 from .radius import radius, radius_linf
 from .results import CountResult, RadiusResult, VerifyResult
-from .verify import verify
+from .verify import verify, verify_linf
 
 __all__ = [
     "CountResult",
@@ -17,6 +17,7 @@ __all__ = [
     "count",
     "count_linf",
     "verify",
+    "verify_linf",
     "radius",
     "radius_linf",
     "explain",

@@ -9,7 +9,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from ..engines import Capability, Options, Prepared, get
 from ..engines.base import DEFAULT_OPTIONS
-from ..errors import RegionError
+from ..errors import EngineError, RegionError
 from ..limits import Budget
 from ..model import BNN
 from ..region import Region
@@ -20,6 +20,7 @@ __all__ = [
     "check_targets",
     "adversarial_classes",
     "check_limits",
+    "check_binary",
     "Engines",
 ]
 
@@ -87,6 +88,16 @@ def check_limits(timeout: Any, max_nodes: Any) -> None:
             raise RegionError(f"max_nodes: expected an integer, got {max_nodes!r}")
         if max_nodes <= 0:
             raise RegionError(f"max_nodes: must be > 0, got {max_nodes}")
+
+
+def check_binary(model: BNN) -> None:
+    """Refuse a multi-level network: its regions are L∞ balls over its thermometer form
+    (:func:`bdd4bnn.linf.linf_ball` gives the form and the region)."""
+    if not model.is_binary:
+        raise EngineError(
+            f"model {model.name} is multi-level: analyse an L∞ ball (linf_ball(model, raw, "
+            "eps)) over its thermometer form, ball.model"
+        )
 
 
 class Engines:

@@ -16,7 +16,15 @@ from ..linf import LinfBall, share
 from ..model import BNN
 from ..region import Region
 from ..semantics import classify
-from .common import Engines, Progress, adversarial_classes, as_progress, check_limits, check_targets
+from .common import (
+    Engines,
+    Progress,
+    adversarial_classes,
+    as_progress,
+    check_binary,
+    check_limits,
+    check_targets,
+)
 from .results import CountResult
 
 __all__ = ["count", "count_linf"]
@@ -63,6 +71,7 @@ def count(
     (101, 101, True)
     """
     check_limits(timeout, max_nodes)
+    check_binary(model)
     t0 = time.perf_counter()
     tg = check_targets(model, targets)
     label = int(classify(model, region.center))
@@ -142,6 +151,8 @@ def count_linf(model: BNN, ball: LinfBall, **kw: Any) -> CountResult:
     chosen by :func:`bdd4bnn.engines.choose.for_images`), with the adversarial share of the
     raw inputs as an exact fraction. A multi-level network is counted in its thermometer
     form (``ball.model``): one pattern per combination of the free pixels' levels."""
+    if ball.parts:
+        return _count_boxes(ball, **kw)
     model = ball.model if ball.model is not None else model
     res = count(model, ball.region, **kw)
     res.region = ball.describe()
@@ -178,4 +189,50 @@ def count_linf(model: BNN, ball: LinfBall, **kw: Any) -> CountResult:
     res.per_class_images, res.total_images, res.adversarial_images = images, total, adv
     res.adversarial_share, res.adversarial_share_float = share(adv, total)
     res.engine_reason = "; ".join(r for r in (res.engine_reason, choice.reason) if r)
+    return res
+
+
+def _count_boxes(ball: LinfBall, **kw: Any) -> CountResult:
+    """Count a split L∞ ball box by box (:func:`bdd4bnn.linf.linf_ball` with ``split``): the
+    boxes are disjoint, so counts add; the label is the ball's centre's, one time limit
+    covers every box."""
+    t0 = time.perf_counter()
+    source = ball.source
+    assert source is not None and source.quantizer is not None
+    label = int(classify(source, source.quantizer.quantize(ball.raw))[0])
+    timeout = kw.pop("timeout", None)
+    c = source.num_classes
+    per_class, images = [0] * c, [0] * c
+    tg = check_targets(source, kw.get("targets"))
+    res = CountResult(status="ok", label=label, total=ball.size, targets=tg)
+    engines = set()
+    for part in ball.parts:
+        left = None if timeout is None else timeout - (time.perf_counter() - t0)
+        if left is not None and left <= 0:
+            res.status, res.exact = "unknown", False
+            res.reason = f"timeout: {timeout:g} s exceeded ({len(ball.parts)} boxes)"
+            break
+        r = count_linf(source, part, timeout=left, **kw)
+        engines.add(r.engine)
+        if r.status != "ok" or not r.exact:
+            res.status, res.exact, res.reason = r.status, r.exact, r.reason
+            break
+        assert r.per_class is not None and r.per_class_images is not None
+        per_class = [a + b for a, b in zip(per_class, r.per_class, strict=True)]
+        images = [a + b for a, b in zip(images, r.per_class_images, strict=True)]
+    res.seconds = time.perf_counter() - t0
+    res.engine = "+".join(sorted(engines))
+    res.engine_reason = f"{len(ball.parts)} boxes of two levels per pixel, counted one by one"
+    res.region = ball.describe()
+    if res.status != "ok" or not res.exact:
+        return res
+    wanted = adversarial_classes(label, c, tg)
+    res.per_class, res.per_class_images = per_class, images
+    res.adversarial = sum(per_class[k] for k in wanted)
+    res.robust = res.adversarial == 0
+    res.total_images = ball.total_images
+    res.adversarial_images = sum(images[k] for k in wanted)
+    res.adversarial_share, res.adversarial_share_float = share(
+        res.adversarial_images, res.total_images
+    )
     return res

@@ -23,7 +23,7 @@ from ..limits import Budget
 from ..model import BNN
 from ..region import Region
 from ..semantics import classify
-from .common import Engines, Progress, as_progress, check_limits
+from .common import Engines, Progress, as_progress, check_binary, check_limits
 from .results import Result, Status
 
 __all__ = ["CrossCheckResult", "crosscheck", "wilson"]
@@ -88,6 +88,7 @@ def crosscheck(
     True
     """
     check_limits(timeout, max_nodes)
+    check_binary(model)
     budget = Budget(timeout, max_nodes)  # from here: importing the kernels counts too
     from ..jit import compiled_call
     from ..kernels.predict import PATHS, check_path

@@ -32,7 +32,7 @@ from ..limits import Budget, recursion_limit
 from ..model import BNN
 from ..region import Region
 from ..semantics import classify
-from .common import Engines, Progress, as_progress, check_limits
+from .common import Engines, Progress, as_progress, check_binary, check_limits
 from .results import Result, Status
 
 __all__ = ["ExplainResult", "explain", "class_graph", "KINDS"]
@@ -220,6 +220,7 @@ def explain(
     ('ok', [[0, 2, 3, 6]])
     """
     check_limits(timeout, max_nodes)
+    check_binary(model)
     if kind not in KINDS:
         raise RegionError(f"kind {kind!r}: choose from {', '.join(KINDS)}")
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
@@ -286,6 +287,7 @@ def class_graph(
     as a networkx DiGraph (complement edges expanded)."""
     label = int(classify(model, region.center)) if cls is None else cls
     check_limits(timeout, max_nodes)
+    check_binary(model)
     budget = Budget(timeout, max_nodes)
     with Engines(model, budget, Options(backend=backend)) as engines:
         prepared = engines.prepare("bdd", region, Capability.CLASS_FUNCTION)

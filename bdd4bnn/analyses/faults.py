@@ -111,6 +111,8 @@ def storage_of(model: BNN, storage: str = "auto") -> Storage:
     else ``binary``; ``binary`` is refused for ternary models."""
     if storage not in STORAGES:
         raise RegionError(f"faults: storage must be one of {', '.join(STORAGES)}, got {storage!r}")
+    if not model.is_binary:
+        raise RegionError(f"faults: model {model.name} is multi-level: not supported yet")
     ternary = any((b.weight == 0).any() for b in model.blocks) or bool(
         (model.output.weight == 0).any()
     )

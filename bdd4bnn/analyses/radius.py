@@ -32,7 +32,7 @@ from ..model import BNN
 from ..region import Region
 from ..semantics import classify
 from .attack import beam_attack
-from .common import Engines, Progress, as_progress, check_limits
+from .common import Engines, Progress, as_progress, check_binary, check_limits
 from .results import RadiusResult
 from .verify import checked
 from .verify import verify as verify_region
@@ -92,6 +92,7 @@ def radius(
     (2, 2, 3)
     """
     check_limits(timeout, max_nodes)
+    check_binary(model)
     if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)):
         raise RegionError(f"epsilon: expected a number, got {epsilon!r}")
     if not 0 <= epsilon < 1:

@@ -65,6 +65,7 @@ class VerifyResult(Result):
     counterexample: list[int] | None = None
     counterexample_class: int | None = None
     flipped: list[int] | None = None  # pixels where the counterexample differs from the centre
+    raw_counterexample: list[int] | None = None  # L∞ balls: the raw image of a counterexample
     found_by: str | None = None  # "sampling", "bdd", "sat" or "enum"
     targets: list[int] | None = None
     seconds: float = 0.0

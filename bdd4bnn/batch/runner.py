@@ -52,15 +52,15 @@ def _answer(task: Task) -> tuple[str, dict[str, Any], int, str]:
     if task.region is not None and task.region["kind"] == "linf":
         from ..linf import linf_ball
 
-        ball = linf_ball(model, task.region["raw"], task.region["epsilon"])
-        run = analyses.count_linf if task.analysis == "count" else getattr(analyses, task.analysis)
-        res = run(
-            model,
-            ball if task.analysis == "count" else ball.region,
-            engine=task.engine,
-            timeout=task.time_limit,
-            max_nodes=task.node_limit,
-        )
+        whole = task.analysis in ("count", "verify")  # these take split balls too
+        ball = linf_ball(model, task.region["raw"], task.region["epsilon"], split=whole)
+        kw = dict(engine=task.engine, timeout=task.time_limit, max_nodes=task.node_limit)
+        if whole:
+            run = analyses.count_linf if task.analysis == "count" else analyses.verify_linf
+            res = run(model, ball, **kw)
+        else:  # a multi-level network: its thermometer form
+            net = model if ball.model is None else ball.model
+            res = getattr(analyses, task.analysis)(net, ball.region, **kw)
         doc = res.to_json() | {"linf": ball.describe()}
         return doc["status"], doc, int(doc.get("peak_nodes") or 0), str(doc.get("engine"))
     if task.region is not None:

@@ -12,6 +12,7 @@ from ..analyses.explain import explain as explain_decision
 from ..analyses.radius import radius as radius_of
 from ..analyses.radius import radius_linf
 from ..analyses.verify import verify as verify_region
+from ..analyses.verify import verify_linf
 from ..formats import load_model, load_raw_image
 from ..kernels.predict import PATHS
 from ..plots import draw_explanations
@@ -86,7 +87,9 @@ def count(
     binary patterns and as raw images (exact integers), and the adversarial share.
     """
     check_limits(timeout, max_nodes)
-    net, region, ball = load_region(model, input_file, radius, free_file, image, linf, linf_float)
+    net, region, ball = load_region(
+        model, input_file, radius, free_file, image, linf, linf_float, split=True
+    )
     res = with_bar(
         "count",
         quiet,
@@ -179,13 +182,15 @@ def verify(
     inference); 3: unknown.
     """
     check_limits(timeout, max_nodes)
-    net, region, ball = load_region(model, input_file, radius, free_file, image, linf, linf_float)
+    net, region, ball = load_region(
+        model, input_file, radius, free_file, image, linf, linf_float, split=True
+    )
     res = with_bar(
         "verify",
         quiet,
-        verify_region,
+        verify_region if ball is None else verify_linf,
         net,
-        region,
+        region if ball is None else ball,
         engine=engine,
         targets=targets or None,
         timeout=timeout,
@@ -210,11 +215,7 @@ def verify(
     adversarial = res.status == "ok" and not res.robust
     extra = None
     if ball is not None:
-        image_x = None if res.counterexample is None else ball.raw_witness(res.counterexample)
-        extra = {
-            "region": ball.describe(),
-            "counterexample_image": None if image_x is None else image_x.tolist(),
-        }
+        extra = {"region": ball.describe(), "counterexample_image": res.raw_counterexample}
     render(
         res,
         net,
@@ -397,7 +398,15 @@ def explain(
     check_output(png, "--png", (".png",))
     check_output(dot, "--dot", (".dot", ".gv", ".graphml"))
     if radius is not None or free_file is not None or linf is not None or linf_float is not None:
-        net, region, _ = load_region(model, input_file, radius, free_file, image, linf, linf_float)
+        net, region, ball = load_region(
+            model, input_file, radius, free_file, image, linf, linf_float
+        )
+        if ball is not None and ball.source is not None and ball.pixels is not None:
+            if net.input_size != ball.source.input_size:
+                raise click.UsageError(
+                    "explain: explanations over pixels with more than two levels (several "
+                    "thermometer bits each) are not supported yet"
+                )
         center = region.center
     else:
         net, region = load_model(model), None

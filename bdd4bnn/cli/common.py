@@ -299,9 +299,11 @@ def load_region(
     image: str | None = None,
     linf: float | None = None,
     linf_float: float | None = None,
+    split: bool = False,
 ):
     """Return (model, region, L∞ ball or None) from the command's file options; with
-    ``--image FILE --linf EPS`` (or ``--linf-float EPS``) the region is the ball's."""
+    ``--image FILE --linf EPS`` (or ``--linf-float EPS``) the region is the ball's (``split``:
+    a multi-level ball may come as boxes, ``ball.parts``, which the caller then uses)."""
     from ..formats import load_model
     from ..linf import epsilon_from_unit, linf_ball
 
@@ -317,7 +319,7 @@ def load_region(
         linf = epsilon_from_unit(net, linf_float)
     if linf is None:
         return net, build_region(net, input_file, radius, free_file, image), None
-    ball = linf_ball(net, load_raw_image(image), linf)
+    ball = linf_ball(net, load_raw_image(image), linf, split=split)
     return (net if ball.model is None else ball.model), ball.region, ball
 
 

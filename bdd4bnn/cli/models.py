@@ -47,13 +47,40 @@ def _parse_arch(arch: str) -> list[int]:
     help="Binarization threshold of the preprocessing (default 0.4).",
 )
 @click.option("--ternary", is_flag=True, help="Weights in {-1, 0, +1} (threshold 0.7*mean|w|).")
+@click.option(
+    "--activations",
+    type=click.Choice(["binary", "ternary"]),
+    default="binary",
+    show_default=True,
+    help="Hidden activations: sign, or GXNOR's {-1, 0, +1} (multi-step discretization).",
+)
+@click.option(
+    "--bits",
+    type=click.IntRange(1, 4),
+    default=1,
+    show_default=True,
+    help="Hidden activation bits: 2..4 give the signed levels -2^(b-1)..2^(b-1)-1.",
+)
 @click.option("--limit", type=click.IntRange(min=2), help="Train on the first N images only.")
 @click.option("--data-dir", type=click.Path(), help="Folder of the MNIST IDX files.")
 @click.option("--out", required=True, type=click.Path(), help="Where to write the model JSON.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object at the end.")
 @friendly_errors
 def train(
-    arch, size, epochs, seed, batch_size, lr, threshold, ternary, limit, data_dir, out, as_json
+    arch,
+    size,
+    epochs,
+    seed,
+    batch_size,
+    lr,
+    threshold,
+    ternary,
+    activations,
+    bits,
+    limit,
+    data_dir,
+    out,
+    as_json,
 ) -> None:
     """Train a BNN on MNIST (straight-through estimator, Adam) and save it as JSON."""
     from dataclasses import replace
@@ -68,6 +95,8 @@ def train(
     except ImportError:
         fail("training needs PyTorch: pip install -c constraints.txt -e '.[train]'")
     check_output(out, "--out", (".json",))
+    if activations == "ternary" and bits != 1:
+        raise click.UsageError("give --activations ternary or --bits B, not both")
     sizes = _parse_arch(arch)
     if sizes[0] != size * size:
         raise click.BadParameter(f"input size {sizes[0]} != {size}*{size}", param_hint="--arch")
@@ -93,7 +122,14 @@ def train(
             )
 
     cfg = TrainConfig(
-        sizes, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, ternary=ternary
+        sizes,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        ternary=ternary,
+        activations=activations,
+        bits=bits,
     )
     module = train_bnn(cfg, x_train, yi, x_test, ty, on_epoch=on_epoch)
     acc = evaluate(module, x_test, ty)
@@ -108,6 +144,8 @@ def train(
             "train_images": len(x_train),
             "test_accuracy": acc,
             "ternary": ternary,
+            "activations": activations,
+            "bits": bits,
         },
     }
     net = from_torch(module, meta)
@@ -191,16 +229,31 @@ def info(model, as_json) -> None:
         click.echo(f"layers:     {'-'.join(map(str, net.layer_sizes))}")
         click.echo(f"parameters: {net.num_parameters}")
         q = out["input_quantizer"]
+        levels_in = out["input_levels"]
         if q is not None:
             th = q["threshold"]
-            rule = f"raw >= {th}" if not isinstance(th, list) else "raw >= a per-pixel threshold"
-            click.echo(f"input:      {q['raw']} {q['low']}..{q['high']}, +1 iff {rule}")
+            if levels_in != [-1, 1]:
+                rule = f"levels {levels_in} at raw thresholds " + (
+                    f"{th}" if not isinstance(th[0], list) else "per pixel"
+                )
+                click.echo(f"input:      {q['raw']} {q['low']}..{q['high']}, {rule}")
+            else:
+                rule = (
+                    f"raw >= {th}" if not isinstance(th, list) else "raw >= a per-pixel threshold"
+                )
+                click.echo(f"input:      {q['raw']} {q['low']}..{q['high']}, +1 iff {rule}")
+        elif levels_in != [-1, 1]:
+            click.echo(f"input:      levels {levels_in}")
+        for block, layer in zip(net.blocks, layers, strict=False):
+            head = f"  block {layer['index']}: {layer['in']} -> {layer['out']}"
+            if not block.is_sign:
+                click.echo(f"{head}, integer thresholds, levels {layer['levels']}")
+                continue
+            bn = f"batch norm (eps={layer['eps']:g})" if layer["batch_norm"] else "no batch norm"
+            click.echo(f"{head}, {bn}, sign")
         for layer in layers:
             if layer["kind"] == "block":
-                bn = (
-                    f"batch norm (eps={layer['eps']:g})" if layer["batch_norm"] else "no batch norm"
-                )
-                click.echo(f"  block {layer['index']}: {layer['in']} -> {layer['out']}, {bn}, sign")
+                continue
             else:
                 click.echo(f"  output:  {layer['in']} -> {layer['out']} classes, argmax")
 

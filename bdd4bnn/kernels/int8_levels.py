@@ -17,12 +17,9 @@ import torch
 from ..encoders.thresholds import level_thresholds
 from ..model import BNN
 from ..semantics import output_thresholds, predict_from_dots
+from .int8_torch import _pad8
 
 __all__ = ["Int8LevelNet"]
-
-
-def _pad8(n: int) -> int:
-    return -(-n // 8) * 8
 
 
 class Int8LevelNet:

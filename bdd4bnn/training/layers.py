@@ -1,4 +1,5 @@
-"""Binarized layers: the straight-through sign, binary / ternary linear layers, the network.
+"""Binarized layers: the straight-through sign, binary / ternary linear layers, multi-level
+activations (GXNOR's multi-step discretization, k-bit), the network.
 
 In training mode the network is an ordinary float32 PyTorch module. In eval mode its forward
 pass computes exactly :mod:`bdd4bnn.semantics` (float64 batch norm in the same operation order,
@@ -11,7 +12,15 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["ste_sign", "ternarize", "BinaryLinear", "BNNModule", "TERNARY_DELTA"]
+__all__ = [
+    "ste_sign",
+    "ternarize",
+    "BinaryLinear",
+    "BNNModule",
+    "TERNARY_DELTA",
+    "activation_levels",
+    "ste_levels",
+]
 
 TERNARY_DELTA = 0.7  # ternary threshold Δ = 0.7 · mean|W| (Li & Liu, ternary weight networks)
 
@@ -31,6 +40,49 @@ class _SignSTE(torch.autograd.Function):
 def ste_sign(x: torch.Tensor) -> torch.Tensor:
     """Return sign(x) with sign(0) = +1; the gradient passes where |x| <= 1, else 0."""
     return _SignSTE.apply(x)
+
+
+def activation_levels(
+    activations: str = "binary", bits: int = 1
+) -> tuple[tuple[int, ...], tuple[float, ...]]:
+    """Return (levels, steps) of a hidden activation: level k where k = #{t : z ≥ steps[t]}.
+
+    "binary" (1 bit): (−1, +1) at 0; "ternary" (GXNOR): (−1, 0, +1) at ∓0.5; ``bits`` = b ≥ 2:
+    the signed integers −2^(b−1) .. 2^(b−1) − 1 at the midpoints (round half up)."""
+    if activations not in ("binary", "ternary"):
+        raise ValueError(f"activations: expected binary or ternary, got {activations!r}")
+    if isinstance(bits, bool) or not isinstance(bits, int) or not 1 <= bits <= 4:
+        raise ValueError(f"bits: expected an integer 1..4, got {bits!r}")
+    if activations == "ternary":
+        if bits != 1:
+            raise ValueError("give ternary activations or a bit width, not both")
+        return (-1, 0, 1), (-0.5, 0.5)
+    if bits == 1:
+        return (-1, 1), (0.0,)
+    levels = tuple(range(-(2 ** (bits - 1)), 2 ** (bits - 1)))
+    return levels, tuple(v + 0.5 for v in levels[:-1])
+
+
+class _LevelSTE(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, z, levels, steps):  # type: ignore[override]
+        ctx.save_for_backward(z)
+        ctx.window = (float(levels[0]) - 0.5, float(levels[-1]) + 0.5)
+        k = (z.unsqueeze(-1) >= steps).sum(dim=-1)
+        return levels.to(z.dtype)[k]
+
+    @staticmethod
+    def backward(ctx, grad):  # type: ignore[override]
+        (z,) = ctx.saved_tensors
+        lo, hi = ctx.window
+        return grad * ((z >= lo) & (z <= hi)).to(grad.dtype), None, None
+
+
+def ste_levels(z: torch.Tensor, levels: torch.Tensor, steps: torch.Tensor) -> torch.Tensor:
+    """Return the multi-step discretization levels[#{t : z ≥ steps[t]}]; the derivative is
+    approximated by 1 on the levels' span widened by half a step (GXNOR's rectangular window,
+    the straight-through estimator's multi-level form), 0 outside."""
+    return _LevelSTE.apply(z, levels, steps)
 
 
 class _TernarySTE(torch.autograd.Function):
@@ -80,12 +132,17 @@ class BNNModule(nn.Module):
     A learnable positive scale multiplies the scores in training only (argmax is unchanged).
     """
 
-    def __init__(self, sizes: list[int], ternary: bool = False) -> None:
+    def __init__(
+        self, sizes: list[int], ternary: bool = False, activations: str = "binary", bits: int = 1
+    ) -> None:
         super().__init__()
         if len(sizes) < 3:
             raise ValueError("sizes: need input, at least one hidden layer, and classes")
         self.sizes = list(sizes)
         self.ternary = ternary
+        self.levels, self.steps = activation_levels(activations, bits)
+        self.register_buffer("level_t", torch.tensor(self.levels, dtype=torch.float64))
+        self.register_buffer("step_t", torch.tensor(self.steps, dtype=torch.float64))
         self.linears = nn.ModuleList(
             BinaryLinear(a, b, ternary=ternary)
             for a, b in zip(sizes[:-2], sizes[1:-1], strict=True)
@@ -103,7 +160,11 @@ class BNNModule(nn.Module):
             return self.exact_scores(x)
         h = x.float()
         for lin, bn in zip(self.linears, self.norms, strict=True):
-            h = ste_sign(bn(lin(h)))
+            z = bn(lin(h))
+            if self.levels == (-1, 1):
+                h = ste_sign(z)
+            else:
+                h = ste_levels(z, self.level_t.float(), self.step_t.float())
         return self.out(h) * self.log_scale.exp()
 
     @torch.no_grad()
@@ -121,7 +182,8 @@ class BNNModule(nn.Module):
                 / torch.sqrt(bn.running_var.double() + bn.eps)
                 + bn.bias.double()
             )
-            h = torch.where(z >= 0, 1.0, -1.0).double()
+            k = (z.unsqueeze(-1) >= self.step_t.double()).sum(dim=-1)
+            h = self.level_t.double()[k]  # binary: z >= 0 gives +1
         w = (
             ternarize(self.out.weight)
             if self.ternary

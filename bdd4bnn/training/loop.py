@@ -22,6 +22,8 @@ class TrainConfig:
     lr: float = 1e-2
     seed: int = 0
     ternary: bool = False
+    activations: str = "binary"  # or "ternary" (GXNOR)
+    bits: int = 1  # hidden activation bits (2..4: signed integer levels)
 
 
 def evaluate(module: BNNModule, x: np.ndarray, y: np.ndarray) -> float:
@@ -47,7 +49,7 @@ def train(
     torch.manual_seed(cfg.seed)
     torch.use_deterministic_algorithms(True)
     gen = torch.Generator().manual_seed(cfg.seed)
-    module = BNNModule(cfg.sizes, ternary=cfg.ternary)
+    module = BNNModule(cfg.sizes, ternary=cfg.ternary, activations=cfg.activations, bits=cfg.bits)
     opt = torch.optim.Adam(module.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(cfg.epochs, 1))
     xt = torch.as_tensor(np.array(x_train, dtype=np.float32))
