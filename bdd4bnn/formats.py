@@ -8,6 +8,7 @@ Model formats:
   ``"thresholds"`` (:class:`bdd4bnn.model.Block`).
 * **ONNX / QONNX** (``.onnx``) — binarized MLPs from FINN / Brevitas
   (:mod:`bdd4bnn.onnx_import`).
+* **Compact ``.npz``** — bit-packed weights for large networks (:mod:`bdd4bnn.packed`).
 * **BNNQuanalyst folders** — ``blk1 .. blkN/{lin_weight,lin_bias,bn_weight,bn_bias,bn_mean,
   bn_var}.csv`` and ``out_blk/{lin_weight,lin_bias}.csv``; their batch norm has no epsilon.
 
@@ -149,7 +150,13 @@ def model_to_dict(model: BNN) -> dict[str, Any]:
 
 
 def save_model(model: BNN, path: str | Path) -> None:
-    """Write ``model`` as a JSON file (floats round-trip exactly)."""
+    """Write ``model`` as a JSON file (floats round-trip exactly), or as a compact bit-packed
+    ``.npz`` model when ``path`` ends in ``.npz`` (:mod:`bdd4bnn.packed`)."""
+    if Path(path).suffix.lower() == ".npz":
+        from .packed import save_packed
+
+        save_packed(model, path)
+        return
     Path(path).write_text(json.dumps(model_to_dict(model)) + "\n")
 
 
@@ -221,6 +228,12 @@ def load_model(path: str | Path) -> BNN:
             from .onnx_import import load_onnx
 
             return load_onnx(p)
+        if p.suffix.lower() == ".npz":
+            from .packed import load_packed
+
+            model = load_packed(p)
+            model.metadata.setdefault("name", p.stem)
+            return model
         text = read_text(p, MODEL_MAX, "model", ModelError)
         try:
             data = json.loads(text)

@@ -105,7 +105,8 @@ def _sign_matrix(value: Any, name: str, allowed: tuple[int, ...] = (-1, 1)) -> n
         arr = np.asarray(value)
         if arr.dtype.kind not in "iuf":  # strings, booleans, ragged rows, huge integers
             raise TypeError(f"entries of type {arr.dtype}")
-        arr = arr.astype(np.float64)
+        if arr.dtype.kind == "f":  # integer arrays (unpacked bits) are checked as they are
+            arr = arr.astype(np.float64)
     except (TypeError, ValueError, OverflowError) as exc:
         raise ModelError(f"{name}: not a numeric matrix ({exc})") from None
     if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] == 0:

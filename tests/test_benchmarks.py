@@ -18,6 +18,7 @@ from .conftest import ROOT
         (["bench_kernels.py"], "| int8 |"),
         (["bench_bnnquanalyst.py"], "| quick | bdd r=3 |"),
         (["bench_bnnquanalyst.py", "--large"], "| quick | 3 | 4526 |"),
+        (["bench_packed.py"], "| npz |"),
     ],
 )
 def test_benchmark_quick_mode_runs(args, expect):

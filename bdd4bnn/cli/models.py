@@ -63,7 +63,12 @@ def _parse_arch(arch: str) -> list[int]:
 )
 @click.option("--limit", type=click.IntRange(min=2), help="Train on the first N images only.")
 @click.option("--data-dir", type=click.Path(), help="Folder of the MNIST IDX files.")
-@click.option("--out", required=True, type=click.Path(), help="Where to write the model JSON.")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(),
+    help="Where to write the model: .json, or .npz (bit-packed, for large networks).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object at the end.")
 @friendly_errors
 def train(
@@ -94,7 +99,7 @@ def train(
         from ..training import train as train_bnn
     except ImportError:
         fail("training needs PyTorch: pip install -c constraints.txt -e '.[train]'")
-    check_output(out, "--out", (".json",))
+    check_output(out, "--out", (".json", ".npz"))
     if activations == "ternary" and bits != 1:
         raise click.UsageError("give --activations ternary or --bits B, not both")
     sizes = _parse_arch(arch)
