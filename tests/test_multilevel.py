@@ -343,3 +343,31 @@ def test_triton_reads_the_thermometer_form_under_the_interpreter():
         pytest.skip("triton not installed")
     proc = _python(TRITON_LEVELS, TRITON_INTERPRET="1")
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr[-2000:]
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+@given(model=nets(max_inputs=4), data=st.data())
+def test_crosscheck_reads_the_network_itself(model, data):
+    """crosscheck on an L∞ ball: engines count the thermometer form, the concrete pass
+    classifies the multi-level network on the level patterns; a wrong form is caught."""
+    from bdd4bnn.analyses import crosscheck
+
+    raw, eps = _balls(data.draw, model)
+    try:
+        ball = linf_ball(model, raw, eps)
+    except RegionError:
+        assume(False)
+    res = crosscheck(ball.model, ball.region, exhaustive=True, path="int8", source=model)
+    assert res.consistent and res.observed == _oracle_counts(model, raw, eps)[0]
+    real = thermometer.level_steps
+    thermometer._FORMS.clear()
+    try:
+        thermometer.level_steps = lambda b, j, d: [  # noqa: E731
+            (s, t + 3 if s > 0 else t) for s, t in real(b, j, d)
+        ]
+        wrong = thermometer.unfold(model)
+    finally:
+        thermometer.level_steps = real
+        thermometer._FORMS.clear()
+    bad = crosscheck(wrong.model, ball.region, exhaustive=True, path="int8", source=model)
+    assert bad.consistent == (bad.formal == res.formal)  # a changed count is caught
