@@ -99,6 +99,39 @@ class Region:
         _check_radius(radius, len(self.free), "the free pixels")
         return Region(self.center, self.free, int(radius), self.kind)
 
+    def halves(self) -> tuple[Region, ...]:
+        """Return the region split on its first free pixel: the inputs that keep it, and
+        those that flip it (when a flip is left); disjoint, together the region."""
+        if not self.free:
+            return (self,)
+        first, rest = self.free[0], self.free[1:]
+        keep = Region(self.center, rest, min(self.radius, len(rest)), "fixed")
+        if self.radius == 0:
+            return (keep,)
+        moved = self.center.copy()
+        moved[first] = -moved[first]
+        return keep, Region(moved, rest, min(self.radius - 1, len(rest)), "fixed")
+
+    def split(self, parts: int) -> list[Region]:
+        """Return at least ``parts`` (when the region has that many inputs) disjoint regions
+        whose union is this one: the largest part is halved (:meth:`halves`) until there are
+        enough, so the parts are balanced by size.
+
+        >>> r = Region.hamming([1, -1, 1, 1], 2)
+        >>> [p.size for p in r.split(3)], sum(p.size for p in r.split(3)) == r.size
+        ([4, 4, 3], True)
+        """
+        if isinstance(parts, bool) or not isinstance(parts, int) or parts < 1:
+            raise RegionError(f"parts: expected an integer >= 1, got {parts!r}")
+        out = [self]
+        while len(out) < parts:
+            big = max(range(len(out)), key=lambda i: out[i].size)
+            halves = out[big].halves()
+            if len(halves) == 1 and out[big].size == 1:
+                break  # every part is a single input
+            out[big : big + 1] = list(halves)
+        return sorted(out, key=lambda r: -r.size)
+
     def within(self, envelope: Region) -> bool:
         """Return whether every input of this region lies in ``envelope`` (same centre, free
         pixels a subset, radius at most the envelope's)."""

@@ -50,6 +50,7 @@ def count(
     approx_epsilon: float = 0.8,
     approx_delta: float = 0.2,
     seed: int = 1,
+    client: Any = None,
 ) -> CountResult:
     """Count the inputs of ``region`` per predicted class.
 
@@ -61,7 +62,8 @@ def count(
     count is approximate). Stopped by a limit, the result is "unknown"; engines that settle
     inputs as they go (enumeration) then report per class the inputs counted so far
     (``per_class_lower``, ``settled``, ``adversarial_lower``; ``robust`` false when one of
-    them is adversarial).
+    them is adversarial). ``client`` (a ``dask.distributed.Client``) splits the region into
+    disjoint parts counted by its workers (:mod:`bdd4bnn.analyses.distributed`).
 
     >>> from bdd4bnn import Region, count, load_model
     >>> net = load_model("models/mnist_10x10_100-50-20-10.json")
@@ -72,6 +74,19 @@ def count(
     """
     check_limits(timeout, max_nodes)
     check_binary(model)
+    if client is not None:  # one query over a Dask cluster
+        from .distributed import count_on
+
+        return count_on(
+            client,
+            model,
+            region,
+            targets=targets,
+            engine=engine,
+            timeout=timeout,
+            max_nodes=max_nodes,
+            progress=progress,
+        )
     t0 = time.perf_counter()
     tg = check_targets(model, targets)
     label = int(classify(model, region.center))

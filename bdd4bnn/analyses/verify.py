@@ -51,12 +51,15 @@ def verify(
     backend: str = "auto",
     solver: str = "glucose4",
     samples: int = 2048,
+    client: Any = None,
 ) -> VerifyResult:
     """Decide whether every input of ``region`` keeps the centre's class.
 
     First ``samples`` uniform samples go through concrete inference (a sound falsifier); then
     ``engine`` (any registered engine that finds inputs, or "auto") decides. Every
     counterexample is re-checked by :func:`bdd4bnn.semantics.classify` before it is returned.
+    ``client`` (a ``dask.distributed.Client``) splits the region into disjoint parts searched
+    by its workers, stopping at the first counterexample (:mod:`bdd4bnn.analyses.distributed`).
 
     >>> from bdd4bnn import Region, load_input, load_model, verify
     >>> net = load_model("models/mnist_10x10_100-50-20-10.json")
@@ -66,6 +69,19 @@ def verify(
     """
     check_limits(timeout, max_nodes)
     check_binary(model)
+    if client is not None:  # one query over a Dask cluster
+        from .distributed import verify_on
+
+        return verify_on(
+            client,
+            model,
+            region,
+            targets=targets,
+            engine=engine,
+            timeout=timeout,
+            max_nodes=max_nodes,
+            progress=progress,
+        )
     if isinstance(samples, bool) or not isinstance(samples, int) or samples < 0:
         raise RegionError(f"samples: expected an integer >= 0, got {samples!r}")
     t0 = time.perf_counter()
@@ -122,6 +138,19 @@ def verify(
     return done(x, choice.engine)
 
 
+def verify_part(model: BNN, part: Region, wanted: Sequence[int], **kw: Any) -> VerifyResult:
+    """Return whether some input of ``part`` (one part of a larger region whose label is not
+    in ``wanted``) is classified in ``wanted``: its centre when it is, else
+    :func:`verify` asked for those classes from the part's centre."""
+    corner = int(classify(model, part.center))
+    if corner in wanted:  # the part's own centre is adversarial
+        r = VerifyResult(status="ok", label=corner, robust=False, found_by="centre")
+        r.counterexample, r.counterexample_class = part.center.tolist(), corner
+        r.flipped = []
+        return r
+    return verify(model, part, targets=list(wanted), **kw)
+
+
 def verify_linf(model: BNN, ball: LinfBall, **kw: Any) -> VerifyResult:
     """Verify an L∞ ball (:func:`bdd4bnn.linf.linf_ball`; a multi-level network in its
     thermometer form, ``ball.model``; a split ball box by box, each box asked for any class
@@ -151,12 +180,7 @@ def verify_linf(model: BNN, ball: LinfBall, **kw: Any) -> VerifyResult:
             res.reason = f"timeout: {timeout:g} s exceeded ({len(ball.parts)} boxes)"
             break
         assert part.model is not None
-        corner = int(classify(part.model, part.region.center))
-        if corner in wanted:  # the box's own centre is adversarial
-            r = VerifyResult(status="ok", label=corner, robust=False, found_by="centre")
-            r.counterexample, r.counterexample_class = part.region.center.tolist(), corner
-        else:  # the targets from the box's centre (the label, or an untargeted class)
-            r = verify(part.model, part.region, targets=wanted, timeout=left, **kw)
+        r = verify_part(part.model, part.region, wanted, timeout=left, **kw)
         res.engine, res.engine_reason = r.engine, r.engine_reason
         if r.status != "ok":
             res.status, res.robust, res.reason = r.status, None, r.reason

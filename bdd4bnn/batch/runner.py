@@ -233,23 +233,14 @@ def _run_local(
             proc.join()
 
 
-CONNECT_SECONDS = 8.0  # an unreachable scheduler is an error after this long
-
-
 def _run_dask(
     tasks: list[Task], address: str, claim: Callable[[Task], bool]
 ) -> Iterable[dict[str, Any]]:
-    from distributed import Client, as_completed
+    from distributed import as_completed
 
-    from ..errors import InputError
+    from ..analyses.distributed import connect
 
-    try:
-        client = Client(address, timeout=CONNECT_SECONDS)
-    except (OSError, TimeoutError, ValueError) as exc:
-        raise InputError(
-            f"--scheduler {address}: cannot reach it within {CONNECT_SECONDS:g} s "
-            f"({type(exc).__name__})"
-        ) from None
+    client = connect(address)
     mine = [t for t in tasks if claim(t)]
     with client:
         futures = [client.submit(run_task, t, key=f"bdd4bnn-{t.key}", pure=False) for t in mine]

@@ -25,6 +25,7 @@ from .common import (
     Finite,
     check_limits,
     check_output,
+    cluster,
     friendly_errors,
     limit_options,
     linf_option,
@@ -32,6 +33,7 @@ from .common import (
     load_region,
     region_options,
     render,
+    scheduler_option,
     with_bar,
 )
 
@@ -61,6 +63,7 @@ from .common import (
     help="...with probability at least 1 - delta.",
 )
 @click.option("--seed", type=int, default=1, show_default=True, help="ApproxMC seed.")
+@scheduler_option
 @friendly_errors
 def count(
     model,
@@ -80,6 +83,7 @@ def count(
     approx_epsilon,
     approx_delta,
     seed,
+    scheduler,
 ) -> None:
     """Count, exactly and per class, the inputs of a region by predicted class.
 
@@ -90,21 +94,23 @@ def count(
     net, region, ball = load_region(
         model, input_file, radius, free_file, image, linf, linf_float, split=True
     )
-    res = with_bar(
-        "count",
-        quiet,
-        count_region if ball is None else count_linf,
-        net,
-        region if ball is None else ball,
-        engine=engine,
-        approx_epsilon=approx_epsilon,
-        approx_delta=approx_delta,
-        seed=seed,
-        targets=targets or None,
-        timeout=timeout,
-        max_nodes=max_nodes,
-        backend=backend,
-    )
+    with cluster(scheduler, ball) as on:
+        res = with_bar(
+            "count",
+            quiet,
+            count_region if ball is None else count_linf,
+            net,
+            region if ball is None else ball,
+            engine=engine,
+            approx_epsilon=approx_epsilon,
+            approx_delta=approx_delta,
+            seed=seed,
+            targets=targets or None,
+            timeout=timeout,
+            max_nodes=max_nodes,
+            backend=backend,
+            **on,
+        )
 
     def rows() -> list[tuple[str, object]]:
         if res.status != "ok":
@@ -158,6 +164,7 @@ def count(
     show_default=True,
     help="bdd, sat, enum, or auto (chosen by a documented rule).",
 )
+@scheduler_option
 @friendly_errors
 def verify(
     model,
@@ -175,6 +182,7 @@ def verify(
     quiet,
     samples,
     engine,
+    scheduler,
 ) -> None:
     """Decide whether every input of a region keeps the input's class.
 
@@ -185,19 +193,21 @@ def verify(
     net, region, ball = load_region(
         model, input_file, radius, free_file, image, linf, linf_float, split=True
     )
-    res = with_bar(
-        "verify",
-        quiet,
-        verify_region if ball is None else verify_linf,
-        net,
-        region if ball is None else ball,
-        engine=engine,
-        targets=targets or None,
-        timeout=timeout,
-        max_nodes=max_nodes,
-        backend=backend,
-        samples=samples,
-    )
+    with cluster(scheduler, ball) as on:
+        res = with_bar(
+            "verify",
+            quiet,
+            verify_region if ball is None else verify_linf,
+            net,
+            region if ball is None else ball,
+            engine=engine,
+            targets=targets or None,
+            timeout=timeout,
+            max_nodes=max_nodes,
+            backend=backend,
+            samples=samples,
+            **on,
+        )
 
     def rows() -> list[tuple[str, object]]:
         if res.status != "ok":

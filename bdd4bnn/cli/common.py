@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
@@ -321,6 +322,32 @@ def load_region(
         return net, build_region(net, input_file, radius, free_file, image), None
     ball = linf_ball(net, load_raw_image(image), linf, split=split)
     return (net if ball.model is None else ball.model), ball.region, ball
+
+
+def scheduler_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Add ``--scheduler ADDRESS``: one query split over a Dask cluster's workers."""
+    return click.option(
+        "--scheduler",
+        help="Dask scheduler address (tcp://host:8786): split the region over its workers.",
+    )(fn)
+
+
+@contextlib.contextmanager
+def cluster(scheduler: str | None, ball: Any) -> Iterator[dict[str, Any]]:
+    """Yield the keyword arguments that send an analysis to ``--scheduler`` (none without
+    one); the client closes on exit. L∞ balls run in this process for now."""
+    if scheduler is None:
+        yield {}
+        return
+    if ball is not None:
+        raise click.UsageError("--scheduler takes --radius / --free regions (not --linf yet)")
+    from ..analyses.distributed import connect
+
+    client = connect(scheduler)
+    try:
+        yield {"client": client}
+    finally:
+        client.close()
 
 
 def linf_option(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -1,0 +1,190 @@
+"""One query over many Dask workers: the region split into disjoint parts, each answered by a
+worker with any engine, exact per-class counts summed as Python integers.
+
+The parts come from :meth:`bdd4bnn.region.Region.split` (the largest part halved on its first
+free pixel until there are :data:`PARTS_PER_WORKER` per worker), so they are disjoint and
+cover the region; each is an ordinary region, so every engine (and the ``auto`` choice, per
+part) answers it. ``count`` adds the parts' counts; ``verify`` asks each part for the classes
+other than the centre's (:func:`~bdd4bnn.analyses.verify.verify_part`) and cancels the rest at
+the first counterexample, re-checked here by the reference inference. Dask reruns the part of a
+lost worker; a time limit covers the whole query (unfinished parts are cancelled and the
+answer is "unknown").
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ..errors import InputError
+from ..model import BNN
+from ..region import Region
+from ..semantics import classify
+from .common import Progress, adversarial_classes, as_progress, check_limits, check_targets
+from .results import CountResult, VerifyResult
+
+__all__ = ["connect", "count_on", "verify_on", "PARTS_PER_WORKER", "CONNECT_SECONDS"]
+
+PARTS_PER_WORKER = 4
+CONNECT_SECONDS = 8.0  # an unreachable scheduler is an error after this long
+
+
+def connect(address: str) -> Any:
+    """Return a ``dask.distributed.Client`` of the scheduler at ``address``, or a one-line
+    :class:`~bdd4bnn.errors.InputError` within :data:`CONNECT_SECONDS`."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise InputError(
+            "a scheduler needs dask.distributed: pip install -c constraints.txt -e '.[cluster]'"
+        ) from None
+    try:
+        return Client(address, timeout=CONNECT_SECONDS)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise InputError(
+            f"--scheduler {address}: cannot reach it within {CONNECT_SECONDS:g} s "
+            f"({type(exc).__name__})"
+        ) from None
+
+
+def _parts(client: Any, region: Region, parts: int | None) -> list[Region]:
+    if parts is None:
+        workers = max(1, len(client.scheduler_info().get("workers", {})))
+        parts = PARTS_PER_WORKER * workers
+    return region.split(parts)
+
+
+def _count_part(model: BNN, part: Region, engine: str, timeout: Any, max_nodes: Any) -> tuple:
+    from .count import count
+
+    r = count(model, part, engine=engine, timeout=timeout, max_nodes=max_nodes)
+    return r.status, r.per_class, r.exact, r.reason, r.engine
+
+
+def _verify_part(
+    model: BNN, part: Region, wanted: list[int], engine: str, timeout: Any, max_nodes: Any
+) -> VerifyResult:
+    from .verify import verify_part
+
+    return verify_part(model, part, wanted, engine=engine, timeout=timeout, max_nodes=max_nodes)
+
+
+def _left(t0: float, timeout: float | None) -> float | None:
+    return None if timeout is None else max(1e-3, timeout - (time.perf_counter() - t0))
+
+
+def count_on(
+    client: Any,
+    model: BNN,
+    region: Region,
+    *,
+    targets: Any = None,
+    engine: str = "auto",
+    timeout: float | None = None,
+    max_nodes: int | None = None,
+    progress: Progress | None = None,
+    parts: int | None = None,
+) -> CountResult:
+    """Count ``region`` per class on the workers of ``client`` (module docstring)."""
+    from distributed import as_completed
+
+    check_limits(timeout, max_nodes)
+    t0 = time.perf_counter()
+    tg = check_targets(model, targets)
+    label = int(classify(model, region.center))
+    pieces = _parts(client, region, parts)
+    bar = as_progress(progress)
+    bar.start(region.size, "input")
+    futures = {
+        client.submit(_count_part, model, p, engine, timeout, max_nodes, pure=False): p
+        for p in pieces
+    }
+    per_class = [0] * model.num_classes
+    res = CountResult(status="ok", label=label, total=region.size, targets=tg)
+    engines: set[str] = set()
+    try:
+        for fut in as_completed(futures, timeout=timeout):
+            status, counts, exact, reason, used = fut.result()
+            engines.add(used)
+            if status != "ok" or not exact:
+                res.status, res.exact, res.reason = "unknown", False, reason or "inexact part"
+                break
+            per_class = [a + b for a, b in zip(per_class, counts, strict=True)]
+            bar(futures[fut].size)
+    except TimeoutError:
+        res.status, res.exact = "unknown", False
+        res.reason = f"timeout: {timeout:g} s exceeded ({len(pieces)} parts)"
+    finally:
+        client.cancel(list(futures))
+    res.seconds = time.perf_counter() - t0
+    res.engine = "+".join(sorted(engines)) or engine
+    res.engine_reason = f"{len(pieces)} disjoint parts on {_workers(client)} Dask workers"
+    res.region = region.describe()
+    if res.status != "ok":
+        return res
+    if sum(per_class) != region.size:  # pragma: no cover - an internal invariant
+        raise AssertionError(f"parts sum to {sum(per_class)}, not {region.size}")
+    res.per_class = per_class
+    res.adversarial = sum(per_class[c] for c in adversarial_classes(label, len(per_class), tg))
+    res.robust = res.adversarial == 0
+    return res
+
+
+def verify_on(
+    client: Any,
+    model: BNN,
+    region: Region,
+    *,
+    targets: Any = None,
+    engine: str = "auto",
+    timeout: float | None = None,
+    max_nodes: int | None = None,
+    progress: Progress | None = None,
+    parts: int | None = None,
+) -> VerifyResult:
+    """Verify ``region`` on the workers of ``client``; stop at the first counterexample."""
+    from distributed import as_completed
+
+    check_limits(timeout, max_nodes)
+    t0 = time.perf_counter()
+    tg = check_targets(model, targets)
+    label = int(classify(model, region.center))
+    wanted = adversarial_classes(label, model.num_classes, tg)
+    pieces = _parts(client, region, parts)
+    bar = as_progress(progress)
+    bar.start(region.size, "input")
+    futures = {
+        client.submit(_verify_part, model, p, wanted, engine, timeout, max_nodes, pure=False): p
+        for p in pieces
+    }
+    res = VerifyResult(status="ok", label=label, robust=True, targets=tg)
+    try:
+        for fut in as_completed(futures, timeout=timeout):
+            r = fut.result()
+            res.engine, res.engine_reason = r.engine, r.engine_reason
+            if r.status != "ok":
+                res.status, res.robust, res.reason = r.status, None, r.reason
+                break
+            if not r.robust:
+                x = r.counterexample
+                got = int(classify(model, x))
+                if got not in wanted or not region.contains(x)[0]:  # pragma: no cover
+                    raise AssertionError("a part's counterexample failed the re-check")
+                res.robust, res.found_by = False, r.found_by
+                res.counterexample, res.counterexample_class = list(x), got
+                res.flipped = [int(i) for i in region.free if x[i] != region.center[i]]
+                break
+            bar(futures[fut].size)
+    except TimeoutError:
+        res.status, res.robust = "unknown", None
+        res.reason = f"timeout: {timeout:g} s exceeded ({len(pieces)} parts)"
+    finally:
+        client.cancel(list(futures))
+    res.seconds = time.perf_counter() - t0
+    res.engine_reason = f"{len(pieces)} disjoint parts on {_workers(client)} Dask workers"
+    res.region = region.describe()
+    return res
+
+
+def _workers(client: Any) -> int:
+    return len(client.scheduler_info().get("workers", {}))

@@ -1,0 +1,116 @@
+"""One query over a Dask LocalCluster: the same answers as one process, a killed worker
+changes nothing, an unreachable scheduler is a one-line error."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bdd4bnn import Region, load_input, load_model
+from bdd4bnn.analyses import count, verify
+from bdd4bnn.analyses.distributed import connect
+from bdd4bnn.errors import InputError, RegionError
+
+from .conftest import bnn_and_region, make_region, need_shared, oracle_classify, region_points
+
+distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed")
+
+
+@pytest.fixture(scope="module")
+def client():
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as c,
+    ):
+        yield c
+
+
+@settings(max_examples=60, deadline=None)
+@given(case=bnn_and_region(max_inputs=7), parts=st.integers(1, 40))
+def test_split_is_a_disjoint_cover(case, parts):
+    _, center, free, r, kind = case
+    region = make_region(center, free, r, kind)
+    pieces = region.split(parts)
+    assert len(pieces) == min(parts, region.size) or len(pieces) >= parts
+    seen = [tuple(x) for p in pieces for x in region_points(p.center, p.free, p.radius)]
+    assert len(seen) == len(set(seen)) == region.size
+    assert set(seen) == {tuple(x) for x in region_points(center, free, r)}
+    with pytest.raises(RegionError, match="parts"):
+        region.split(0)
+
+
+@settings(max_examples=8, deadline=None)
+@given(case=bnn_and_region(max_inputs=8), parts=st.integers(1, 12))
+def test_distributed_answers_equal_one_process(client, case, parts):
+    from bdd4bnn.analyses.distributed import count_on, verify_on
+
+    model, center, free, r, kind = case
+    region = make_region(center, free, r, kind)
+    local = count(model, region, engine="enum")
+    spread = count_on(client, model, region, engine="auto", parts=parts)
+    assert spread.status == "ok" and spread.per_class == local.per_class
+    assert spread.adversarial == local.adversarial
+    v = verify_on(client, model, region, engine="auto", parts=parts)
+    assert v.robust == local.robust
+    if not v.robust:
+        assert region.contains(v.counterexample)[0]
+        assert oracle_classify(model, v.counterexample) != local.label
+
+
+def test_bnnquanalyst_a1_and_a3_on_the_cluster(client):
+    peers = need_shared("peers", "bnnquanalyst")
+    for name, inst, r in (
+        ("mnist_bnn_2_blk_100_50_20_10", "instance_0_100", 3),
+        ("mnist_bnn_3_blk_25_25_25_20_10", "instance_0_25", 4),
+    ):
+        model = load_model(peers / "models" / name)
+        u = load_input(peers / "inputs" / f"{inst}.txt", model.input_size)
+        region = Region.hamming(u, r)
+        assert count(model, region, client=client).per_class == count(model, region).per_class
+        assert verify(model, region, client=client).robust == verify(model, region).robust
+
+
+def test_a_killed_worker_changes_nothing(client):
+    """One worker process dies mid-query (its nanny restarts it; Dask reruns its parts)."""
+    rng = np.random.default_rng(5)
+    from bdd4bnn.model import BNN
+
+    model = BNN.build(
+        60,
+        [{"weight": rng.choice([-1, 1], (40, 60))}, {"weight": rng.choice([-1, 1], (20, 40))}],
+        {"weight": rng.choice([-1, 1], (4, 20))},
+    )
+    region = Region.hamming(rng.choice([-1, 1], 60), 4)
+    want = count(model, region, engine="enum").per_class
+    out = {}
+
+    def run():
+        out["res"] = count(model, region, engine="enum", client=client)
+
+    worker = sorted(client.scheduler_info()["workers"])[0]
+    pid = client.run(os.getpid, workers=[worker])[worker]
+    t = threading.Thread(target=run)
+    t.start()
+    time.sleep(0.3)
+    os.kill(pid, signal.SIGKILL)
+    t.join(timeout=300)
+    assert out["res"].status == "ok" and out["res"].per_class == want
+    client.wait_for_workers(2, timeout=60)
+
+
+def test_unreachable_scheduler_is_a_one_line_error():
+    t = time.perf_counter()
+    with pytest.raises(InputError, match="cannot reach it within") as info:
+        connect("tcp://127.0.0.1:1")
+    assert time.perf_counter() - t < 10 and "\n" not in str(info.value)
