@@ -114,3 +114,52 @@ def test_unreachable_scheduler_is_a_one_line_error():
     with pytest.raises(InputError, match="cannot reach it within") as info:
         connect("tcp://127.0.0.1:1")
     assert time.perf_counter() - t < 10 and "\n" not in str(info.value)
+
+
+def test_an_interrupted_query_resumes_from_its_kept_parts(client, tmp_path):
+    """A limit stops the first run after some parts; the rerun sends only the others and
+    gives the exact answer (and a third run sends nothing)."""
+    from bdd4bnn.analyses.distributed import count_on, verify_on
+
+    rng = np.random.default_rng(7)
+    from bdd4bnn.model import BNN
+
+    model = BNN.build(
+        40, [{"weight": rng.choice([-1, 1], (30, 40))}], {"weight": rng.choice([-1, 1], (3, 30))}
+    )
+    region = Region.hamming(rng.choice([-1, 1], 40), 3)
+    db = tmp_path / "parts.sqlite"
+    want = count(model, region, engine="enum").per_class
+    first = count_on(client, model, region, engine="enum", store=db, timeout=0.05)
+    import sqlite3
+
+    kept = sqlite3.connect(db).execute("SELECT COUNT(*) FROM query_parts").fetchone()[0]
+    again = count_on(client, model, region, engine="enum", store=db)
+    assert again.status == "ok" and again.per_class == want
+    if first.status != "ok":
+        assert f"({kept} kept" in again.engine_reason or kept == 0
+    third = count_on(client, model, region, engine="enum", store=db)
+    assert third.per_class == want and "(64 kept from an earlier run)" in third.engine_reason
+    v = verify_on(client, model, region, store=db)
+    assert v.robust == (want[v.label] == region.size)
+
+
+def test_cli_scheduler(client, tmp_path):
+    from click.testing import CliRunner
+
+    from bdd4bnn.cli import main
+
+    from .conftest import ROOT
+
+    address = client.scheduler.address
+    model = str(ROOT / "models" / "mnist_10x10_100-50-20-10.json")
+    inp = str(ROOT / "examples" / "mnist_test_0_10x10.txt")
+    args = ["count", model, "--input", inp, "--radius", "2", "--json", "-q"]
+    local = CliRunner().invoke(main, args)
+    spread = CliRunner().invoke(main, [*args, "--scheduler", address])
+    assert spread.exit_code == local.exit_code == 0, spread.output
+    import json
+
+    assert json.loads(spread.stdout)["per_class"] == json.loads(local.stdout)["per_class"]
+    res = CliRunner().invoke(main, [*args, "--parts-db", str(tmp_path / "p.sqlite")])
+    assert res.exit_code == 2 and "--parts-db keeps the parts" in res.output

@@ -51,6 +51,7 @@ def count(
     approx_delta: float = 0.2,
     seed: int = 1,
     client: Any = None,
+    store: Any = None,
 ) -> CountResult:
     """Count the inputs of ``region`` per predicted class.
 
@@ -63,7 +64,8 @@ def count(
     inputs as they go (enumeration) then report per class the inputs counted so far
     (``per_class_lower``, ``settled``, ``adversarial_lower``; ``robust`` false when one of
     them is adversarial). ``client`` (a ``dask.distributed.Client``) splits the region into
-    disjoint parts counted by its workers (:mod:`bdd4bnn.analyses.distributed`).
+    disjoint parts counted by its workers (:mod:`bdd4bnn.analyses.distributed`); ``store``
+    (an SQLite file) keeps finished parts so that the same query resumes.
 
     >>> from bdd4bnn import Region, count, load_model
     >>> net = load_model("models/mnist_10x10_100-50-20-10.json")
@@ -86,6 +88,7 @@ def count(
             timeout=timeout,
             max_nodes=max_nodes,
             progress=progress,
+            store=store,
         )
     t0 = time.perf_counter()
     tg = check_targets(model, targets)

@@ -8,13 +8,19 @@ part) answers it. ``count`` adds the parts' counts; ``verify`` asks each part fo
 other than the centre's (:func:`~bdd4bnn.analyses.verify.verify_part`) and cancels the rest at
 the first counterexample, re-checked here by the reference inference. Dask reruns the part of a
 lost worker; a time limit covers the whole query (unfinished parts are cancelled and the
-answer is "unknown").
+answer is "unknown"). With ``store`` (an SQLite file), each finished part's answer is kept
+under a digest of the query (model arrays, region, parts, engine, question), so the same query
+run again — after an interruption, a limit or a crash — only sends the parts not yet done.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from typing import Any
+
+import numpy as np
 
 from ..errors import InputError
 from ..model import BNN
@@ -26,6 +32,7 @@ from .results import CountResult, VerifyResult
 __all__ = ["connect", "count_on", "verify_on", "PARTS_PER_WORKER", "CONNECT_SECONDS"]
 
 PARTS_PER_WORKER = 4
+STORE_PARTS = 64  # with a store, parts do not depend on the cluster (a rerun finds them)
 CONNECT_SECONDS = 8.0  # an unreachable scheduler is an error after this long
 
 
@@ -47,7 +54,63 @@ def connect(address: str) -> Any:
         ) from None
 
 
-def _parts(client: Any, region: Region, parts: int | None) -> list[Region]:
+class _Store:
+    """Finished parts of distributed queries, in one SQLite table (or nowhere)."""
+
+    def __init__(self, path: Any, key: str) -> None:
+        self.key, self.db = key, None
+        if path is not None:
+            import sqlite3
+
+            try:
+                self.db = sqlite3.connect(str(path), timeout=30)
+                self.db.execute(
+                    "CREATE TABLE IF NOT EXISTS query_parts "
+                    "(query TEXT, part INTEGER, answer TEXT, PRIMARY KEY (query, part))"
+                )
+            except sqlite3.Error as exc:
+                raise InputError(f"{path}: not a usable SQLite file ({exc})") from None
+
+    def done(self) -> dict[int, Any]:
+        if self.db is None:
+            return {}
+        rows = self.db.execute("SELECT part, answer FROM query_parts WHERE query = ?", (self.key,))
+        return {int(i): json.loads(a) for i, a in rows}
+
+    def keep(self, part: int, answer: Any) -> None:
+        if self.db is not None:
+            with self.db:
+                self.db.execute(
+                    "INSERT OR REPLACE INTO query_parts VALUES (?, ?, ?)",
+                    (self.key, part, json.dumps(answer)),
+                )
+
+    def close(self) -> None:
+        if self.db is not None:
+            self.db.close()
+
+
+def _digest(model: BNN, region: Region, pieces: int, *extra: Any) -> str:
+    """Return a digest of the query: every array of the model, the region, the parts."""
+    h = hashlib.sha256()
+    arrays = [model.output.weight, model.output.bias]
+    for b in model.blocks:
+        arrays += [b.weight, b.bias]
+        if b.bn is not None:
+            arrays += [b.bn.gamma, b.bn.beta, b.bn.mean, b.bn.var, np.array([b.bn.eps])]
+        if b.thresholds is not None:
+            arrays.append(b.thresholds)
+    for a in arrays:
+        h.update(np.ascontiguousarray(a).tobytes())
+        h.update(str(a.shape).encode())
+    h.update(region.center.tobytes())
+    h.update(json.dumps([region.describe(), list(region.free), pieces, *extra]).encode())
+    return h.hexdigest()
+
+
+def _parts(client: Any, region: Region, parts: int | None, store: Any = None) -> list[Region]:
+    if parts is None and store is not None:
+        parts = STORE_PARTS
     if parts is None:
         workers = max(1, len(client.scheduler_info().get("workers", {})))
         parts = PARTS_PER_WORKER * workers
@@ -84,6 +147,7 @@ def count_on(
     max_nodes: int | None = None,
     progress: Progress | None = None,
     parts: int | None = None,
+    store: Any = None,
 ) -> CountResult:
     """Count ``region`` per class on the workers of ``client`` (module docstring)."""
     from distributed import as_completed
@@ -92,14 +156,20 @@ def count_on(
     t0 = time.perf_counter()
     tg = check_targets(model, targets)
     label = int(classify(model, region.center))
-    pieces = _parts(client, region, parts)
+    pieces = _parts(client, region, parts, store)
+    kept = _Store(store, _digest(model, region, len(pieces), "count", engine))
+    done = kept.done()
     bar = as_progress(progress)
     bar.start(region.size, "input")
-    futures = {
-        client.submit(_count_part, model, p, engine, timeout, max_nodes, pure=False): p
-        for p in pieces
-    }
     per_class = [0] * model.num_classes
+    for i, counts in done.items():
+        per_class = [a + b for a, b in zip(per_class, counts, strict=True)]
+        bar(pieces[i].size)
+    futures = {
+        client.submit(_count_part, model, p, engine, timeout, max_nodes, pure=False): i
+        for i, p in enumerate(pieces)
+        if i not in done
+    }
     res = CountResult(status="ok", label=label, total=region.size, targets=tg)
     engines: set[str] = set()
     try:
@@ -110,15 +180,19 @@ def count_on(
                 res.status, res.exact, res.reason = "unknown", False, reason or "inexact part"
                 break
             per_class = [a + b for a, b in zip(per_class, counts, strict=True)]
-            bar(futures[fut].size)
+            kept.keep(futures[fut], counts)
+            bar(pieces[futures[fut]].size)
     except TimeoutError:
         res.status, res.exact = "unknown", False
         res.reason = f"timeout: {timeout:g} s exceeded ({len(pieces)} parts)"
     finally:
         client.cancel(list(futures))
+        kept.close()
     res.seconds = time.perf_counter() - t0
     res.engine = "+".join(sorted(engines)) or engine
-    res.engine_reason = f"{len(pieces)} disjoint parts on {_workers(client)} Dask workers"
+    res.engine_reason = f"{len(pieces)} disjoint parts on {_workers(client)} Dask workers" + (
+        f" ({len(done)} kept from an earlier run)" if done else ""
+    )
     res.region = region.describe()
     if res.status != "ok":
         return res
@@ -141,6 +215,7 @@ def verify_on(
     max_nodes: int | None = None,
     progress: Progress | None = None,
     parts: int | None = None,
+    store: Any = None,
 ) -> VerifyResult:
     """Verify ``region`` on the workers of ``client``; stop at the first counterexample."""
     from distributed import as_completed
@@ -150,12 +225,17 @@ def verify_on(
     tg = check_targets(model, targets)
     label = int(classify(model, region.center))
     wanted = adversarial_classes(label, model.num_classes, tg)
-    pieces = _parts(client, region, parts)
+    pieces = _parts(client, region, parts, store)
+    kept = _Store(store, _digest(model, region, len(pieces), "verify", engine, wanted))
+    done = kept.done()  # parts proven robust by an earlier run
     bar = as_progress(progress)
     bar.start(region.size, "input")
+    for i in done:
+        bar(pieces[i].size)
     futures = {
-        client.submit(_verify_part, model, p, wanted, engine, timeout, max_nodes, pure=False): p
-        for p in pieces
+        client.submit(_verify_part, model, p, wanted, engine, timeout, max_nodes, pure=False): i
+        for i, p in enumerate(pieces)
+        if i not in done
     }
     res = VerifyResult(status="ok", label=label, robust=True, targets=tg)
     try:
@@ -174,14 +254,18 @@ def verify_on(
                 res.counterexample, res.counterexample_class = list(x), got
                 res.flipped = [int(i) for i in region.free if x[i] != region.center[i]]
                 break
-            bar(futures[fut].size)
+            kept.keep(futures[fut], "robust")
+            bar(pieces[futures[fut]].size)
     except TimeoutError:
         res.status, res.robust = "unknown", None
         res.reason = f"timeout: {timeout:g} s exceeded ({len(pieces)} parts)"
     finally:
         client.cancel(list(futures))
+        kept.close()
     res.seconds = time.perf_counter() - t0
-    res.engine_reason = f"{len(pieces)} disjoint parts on {_workers(client)} Dask workers"
+    res.engine_reason = f"{len(pieces)} disjoint parts on {_workers(client)} Dask workers" + (
+        f" ({len(done)} proven robust by an earlier run)" if done else ""
+    )
     res.region = region.describe()
     return res
 

@@ -52,6 +52,7 @@ def verify(
     solver: str = "glucose4",
     samples: int = 2048,
     client: Any = None,
+    store: Any = None,
 ) -> VerifyResult:
     """Decide whether every input of ``region`` keeps the centre's class.
 
@@ -59,7 +60,8 @@ def verify(
     ``engine`` (any registered engine that finds inputs, or "auto") decides. Every
     counterexample is re-checked by :func:`bdd4bnn.semantics.classify` before it is returned.
     ``client`` (a ``dask.distributed.Client``) splits the region into disjoint parts searched
-    by its workers, stopping at the first counterexample (:mod:`bdd4bnn.analyses.distributed`).
+    by its workers, stopping at the first counterexample (:mod:`bdd4bnn.analyses.distributed`);
+    ``store`` (an SQLite file) keeps the parts proven robust so that the same query resumes.
 
     >>> from bdd4bnn import Region, load_input, load_model, verify
     >>> net = load_model("models/mnist_10x10_100-50-20-10.json")
@@ -81,6 +83,7 @@ def verify(
             timeout=timeout,
             max_nodes=max_nodes,
             progress=progress,
+            store=store,
         )
     if isinstance(samples, bool) or not isinstance(samples, int) or samples < 0:
         raise RegionError(f"samples: expected an integer >= 0, got {samples!r}")

@@ -84,6 +84,7 @@ def count(
     approx_delta,
     seed,
     scheduler,
+    parts_db,
 ) -> None:
     """Count, exactly and per class, the inputs of a region by predicted class.
 
@@ -94,7 +95,7 @@ def count(
     net, region, ball = load_region(
         model, input_file, radius, free_file, image, linf, linf_float, split=True
     )
-    with cluster(scheduler, ball) as on:
+    with cluster(scheduler, ball, parts_db) as on:
         res = with_bar(
             "count",
             quiet,
@@ -183,6 +184,7 @@ def verify(
     samples,
     engine,
     scheduler,
+    parts_db,
 ) -> None:
     """Decide whether every input of a region keeps the input's class.
 
@@ -193,7 +195,7 @@ def verify(
     net, region, ball = load_region(
         model, input_file, radius, free_file, image, linf, linf_float, split=True
     )
-    with cluster(scheduler, ball) as on:
+    with cluster(scheduler, ball, parts_db) as on:
         res = with_bar(
             "verify",
             quiet,

@@ -325,7 +325,13 @@ def load_region(
 
 
 def scheduler_option(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Add ``--scheduler ADDRESS``: one query split over a Dask cluster's workers."""
+    """Add ``--scheduler ADDRESS`` (one query split over a Dask cluster's workers) and
+    ``--parts-db FILE`` (finished parts kept there: the same query resumes)."""
+    fn = click.option(
+        "--parts-db",
+        type=click.Path(dir_okay=False),
+        help="With --scheduler: keep finished parts in this SQLite file; rerun to resume.",
+    )(fn)
     return click.option(
         "--scheduler",
         help="Dask scheduler address (tcp://host:8786): split the region over its workers.",
@@ -333,10 +339,12 @@ def scheduler_option(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @contextlib.contextmanager
-def cluster(scheduler: str | None, ball: Any) -> Iterator[dict[str, Any]]:
+def cluster(scheduler: str | None, ball: Any, parts_db: str | None) -> Iterator[dict[str, Any]]:
     """Yield the keyword arguments that send an analysis to ``--scheduler`` (none without
     one); the client closes on exit. L∞ balls run in this process for now."""
     if scheduler is None:
+        if parts_db is not None:
+            raise click.UsageError("--parts-db keeps the parts of a --scheduler query")
         yield {}
         return
     if ball is not None:
@@ -345,7 +353,7 @@ def cluster(scheduler: str | None, ball: Any) -> Iterator[dict[str, Any]]:
 
     client = connect(scheduler)
     try:
-        yield {"client": client}
+        yield {"client": client, "store": parts_db}
     finally:
         client.close()
 
