@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bdd4bnn import Region, load_input, load_model
-from bdd4bnn.analyses import count, verify
+from bdd4bnn.analyses import count, radius, verify
 from bdd4bnn.analyses.distributed import connect
 from bdd4bnn.errors import InputError, RegionError
 
@@ -163,3 +163,17 @@ def test_cli_scheduler(client, tmp_path):
     assert json.loads(spread.stdout)["per_class"] == json.loads(local.stdout)["per_class"]
     res = CliRunner().invoke(main, [*args, "--parts-db", str(tmp_path / "p.sqlite")])
     assert res.exit_code == 2 and "--parts-db keeps the parts" in res.output
+
+
+@settings(max_examples=6, deadline=None)
+@given(case=bnn_and_region(max_inputs=8))
+def test_radius_on_the_cluster_equals_one_process(client, case):
+    model, center, free, r, kind = case
+    region = Region.hamming(center, len(center))
+    local = radius(model, region)
+    spread = radius(model, region, client=client)
+    assert spread.status == "ok" and spread.radius == local.radius
+    if spread.counterexample is not None:
+        x = spread.counterexample
+        assert oracle_classify(model, x) != local.label
+        assert sum(a != b for a, b in zip(x, center, strict=True)) == spread.radius_upper

@@ -27,9 +27,16 @@ from ..model import BNN
 from ..region import Region
 from ..semantics import classify
 from .common import Progress, adversarial_classes, as_progress, check_limits, check_targets
-from .results import CountResult, VerifyResult
+from .results import CountResult, RadiusResult, VerifyResult
 
-__all__ = ["connect", "count_on", "verify_on", "PARTS_PER_WORKER", "CONNECT_SECONDS"]
+__all__ = [
+    "connect",
+    "count_on",
+    "verify_on",
+    "radius_on",
+    "PARTS_PER_WORKER",
+    "CONNECT_SECONDS",
+]
 
 PARTS_PER_WORKER = 4
 STORE_PARTS = 64  # with a store, parts do not depend on the cluster (a rerun finds them)
@@ -272,3 +279,66 @@ def verify_on(
 
 def _workers(client: Any) -> int:
     return len(client.scheduler_info().get("workers", {}))
+
+
+def radius_on(
+    client: Any,
+    model: BNN,
+    region: Region,
+    *,
+    engine: str = "auto",
+    timeout: float | None = None,
+    max_nodes: int | None = None,
+    progress: Progress | None = None,
+) -> RadiusResult:
+    """Return the robustness radius of ``region.center`` within ``region`` on the workers of
+    ``client``: whole balls are verified on the cluster (:func:`verify_on`), galloping up
+    (1, 2, 4, …) until one holds a counterexample, whose distance bounds the radius from
+    above, then bisecting between the proven bounds. A limit reports the bounds so far."""
+    check_limits(timeout, max_nodes)
+    t0 = time.perf_counter()
+    label = int(classify(model, region.center))
+    lower, upper, witness, wclass = 0, None, None, None
+    res = RadiusResult(status="ok", label=label, max_radius=region.radius, engine=engine)
+    bar = as_progress(progress)
+    bar.start(region.radius, "radius")
+
+    def ball(r: int) -> VerifyResult:
+        left = _left(t0, timeout)
+        return verify_on(
+            client, model, region.with_radius(r), engine=engine, timeout=left, max_nodes=max_nodes
+        )
+
+    step = 1
+    try:
+        while upper is None and lower < region.radius:  # gallop
+            r = min(region.radius, lower + step)
+            v = ball(r)
+            if v.status != "ok":
+                raise TimeoutError(v.reason)
+            if v.robust:
+                bar(r - lower)
+                lower, step = r, 2 * step
+            else:
+                witness, wclass = v.counterexample, v.counterexample_class
+                upper = sum(1 for i in region.free if witness[i] != region.center[i])
+        while upper is not None and upper - lower > 1:  # bisect
+            r = (lower + upper) // 2
+            v = ball(r)
+            if v.status != "ok":
+                raise TimeoutError(v.reason)
+            if v.robust:
+                lower = r
+            else:
+                witness, wclass = v.counterexample, v.counterexample_class
+                upper = sum(1 for i in region.free if witness[i] != region.center[i])
+    except TimeoutError as exc:
+        res.status, res.reason = "unknown", str(exc) or f"timeout: {timeout:g} s exceeded"
+    res.radius_lower, res.radius_upper = lower, upper
+    if res.status == "ok":
+        res.radius = lower
+        res.max_reached = upper is None
+    res.counterexample, res.counterexample_class = witness, wclass
+    res.seconds = time.perf_counter() - t0
+    res.engine_reason = f"balls verified in disjoint parts on {_workers(client)} Dask workers"
+    return res

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import time
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 
@@ -79,10 +80,13 @@ def radius(
     progress: Progress | None = None,
     solver: str = "glucose4",
     backend: str = "auto",
+    client: Any = None,
 ) -> RadiusResult:
     """Return the robustness radius of ``region.center`` within ``region`` (module docstring).
 
     The region's radius is the largest radius tried (:meth:`Region.everything` for no bound).
+    ``client`` (a ``dask.distributed.Client``) verifies whole balls over its workers
+    (:func:`bdd4bnn.analyses.distributed.radius_on`).
 
     >>> from bdd4bnn import Region, load_input, load_model, radius
     >>> net = load_model("models/mnist_10x10_100-50-20-10.json")
@@ -97,6 +101,20 @@ def radius(
         raise RegionError(f"epsilon: expected a number, got {epsilon!r}")
     if not 0 <= epsilon < 1:
         raise RegionError(f"epsilon {epsilon} out of range [0, 1)")
+    if client is not None:  # balls verified over a Dask cluster
+        if epsilon:
+            raise RegionError("epsilon > 0 on a cluster is not supported yet")
+        from .distributed import radius_on
+
+        return radius_on(
+            client,
+            model,
+            region,
+            engine=engine,
+            timeout=timeout,
+            max_nodes=max_nodes,
+            progress=progress,
+        )
     if engine != "auto":
         caps = (Capability.FIND,) if epsilon == 0 else (Capability.COUNT, Capability.EXACT)
         if epsilon > 0 and engine in REGISTRY and not REGISTRY[engine].can(*caps):

@@ -264,6 +264,10 @@ def verify(
     help="Tolerated share of misclassified inputs in each ball.",
 )
 @click.option("--engine", type=click.Choice(FIND_ENGINES), default="auto", show_default=True)
+@click.option(
+    "--scheduler",
+    help="Dask scheduler address (tcp://host:8786): verify whole balls over its workers.",
+)
 @limit_options
 @friendly_errors
 def radius(
@@ -274,6 +278,7 @@ def radius(
     max_radius,
     epsilon,
     engine,
+    scheduler,
     timeout,
     max_nodes,
     as_json,
@@ -287,6 +292,8 @@ def radius(
     if norm == "linf":
         if image is None or input_file is not None:
             raise click.UsageError("--norm linf needs a raw --image FILE (not --input)")
+        if scheduler is not None:
+            raise click.UsageError("--scheduler takes Hamming radii (not --norm linf yet)")
         if epsilon:
             raise click.UsageError("--epsilon applies to Hamming radii only")
         res = with_bar(
@@ -307,18 +314,20 @@ def radius(
             region = Region.everything(center)
         else:
             region = Region.hamming(center, max_radius)
-        res = with_bar(
-            "radius",
-            quiet,
-            radius_of,
-            net,
-            region,
-            epsilon=epsilon,
-            engine=engine,
-            timeout=timeout,
-            max_nodes=max_nodes,
-            backend=backend,
-        )
+        with cluster(scheduler, None, None) as on:
+            res = with_bar(
+                "radius",
+                quiet,
+                radius_of,
+                net,
+                region,
+                epsilon=epsilon,
+                engine=engine,
+                timeout=timeout,
+                max_nodes=max_nodes,
+                backend=backend,
+                **{k: v for k, v in on.items() if k == "client"},
+            )
     unit = " raw levels" if norm == "linf" else ""
 
     def rows() -> list[tuple[str, object]]:
