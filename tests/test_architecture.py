@@ -18,6 +18,7 @@ BOTTOM = (
     "onnx_import",
     "linf",
     "thermometer",
+    "packed",
     "files",
     "jit",
     "data",
