@@ -114,6 +114,14 @@ class _Walker:
 HALVES_MAX = 30  # free sets up to this size are enumerated by meet-in-the-middle tables
 
 
+def _by_halves(region: Region) -> bool:
+    """Return whether meet-in-the-middle tables enumerate ``region``: a free set of 2 to
+    :data:`HALVES_MAX` pixels whose radius lets through at least a quarter of its 2^s flip
+    sets (the tables visit all 2^s pairs; a thin ball is cheaper ring by ring)."""
+    s = len(region.free)
+    return region.kind == "fixed" and 2 <= s <= HALVES_MAX and 4 * region.size >= 1 << s
+
+
 def _subset_table(delta: np.ndarray) -> np.ndarray:
     """Return T (2^h, m): T[mask] = Σ of delta rows in mask (bit t = row t)."""
     h, m = delta.shape
@@ -260,7 +268,7 @@ def enum_counts(
     walker = _Walker(model, region)
     counts = np.zeros(model.num_classes, dtype=np.int64)
     try:
-        if region.kind == "fixed" and 2 <= len(region.free) <= HALVES_MAX:
+        if _by_halves(region):
             for cls, *_ in _halves(walker, distances):
                 counts += np.bincount(cls, minlength=model.num_classes)
                 if budget:
@@ -294,7 +302,7 @@ def enum_find(
     if wanted.size == 0:
         return None
     walker = _Walker(model, region)
-    if region.kind == "fixed" and 2 <= len(region.free) <= HALVES_MAX and distances is None:
+    if _by_halves(region) and distances is None:
         for cls, a, b, ha in _halves(walker, None):
             hits = np.flatnonzero(np.isin(cls, wanted))
             if hits.size:
