@@ -19,6 +19,7 @@ from .conftest import ROOT
         (["bench_bnnquanalyst.py"], "| quick | bdd r=3 |"),
         (["bench_bnnquanalyst.py", "--large"], "| quick | 3 | 4526 |"),
         (["bench_packed.py"], "| npz |"),
+        (["bench_cluster.py"], "| quick | 3 | 4526 |"),
     ],
 )
 def test_benchmark_quick_mode_runs(args, expect):

@@ -68,15 +68,21 @@ def test_distributed_answers_equal_one_process(client, case, parts):
         assert oracle_classify(model, v.counterexample) != local.label
 
 
-def test_bnnquanalyst_a1_and_a3_on_the_cluster(client):
+def test_bnnquanalyst_a1_to_a4_on_the_cluster(client):
     peers = need_shared("peers", "bnnquanalyst")
     for name, inst, r in (
         ("mnist_bnn_2_blk_100_50_20_10", "instance_0_100", 3),
+        ("mnist_bnn_1_blk_100_100_10", "instance_2_100", 2),
         ("mnist_bnn_3_blk_25_25_25_20_10", "instance_0_25", 4),
+        ("mnist_bnn_1_blk_784_100_10", "instance_0_784", None),
     ):
         model = load_model(peers / "models" / name)
         u = load_input(peers / "inputs" / f"{inst}.txt", model.input_size)
-        region = Region.hamming(u, r)
+        if r is None:  # A4: the 20 free pixels
+            free = (peers / "inputs" / "fixed_set_file_random_784_20.txt").read_text().split()
+            region = Region.fixed(u, [int(i) for i in free])
+        else:
+            region = Region.hamming(u, r)
         assert count(model, region, client=client).per_class == count(model, region).per_class
         assert verify(model, region, client=client).robust == verify(model, region).robust
 
