@@ -20,6 +20,10 @@ from .conftest import ROOT
         (["bench_bnnquanalyst.py", "--large"], "| quick | 3 | 4526 |"),
         (["bench_packed.py"], "| npz |"),
         (["bench_cluster.py"], "| quick | 3 | 4526 |"),
+        (
+            ["bench_large_mlp.py", "../models/mnist_10x10_100-50-20-10.json", "--timeout", "2"],
+            "| image | radius |",
+        ),
     ],
 )
 def test_benchmark_quick_mode_runs(args, expect):
