@@ -172,8 +172,9 @@ def count_on(
     for i, counts in done.items():
         per_class = [a + b for a, b in zip(per_class, counts, strict=True)]
         bar(pieces[i].size)
+    shared = client.scatter(model, broadcast=True, hash=False)  # once per worker, not per part
     futures = {
-        client.submit(_count_part, model, p, engine, timeout, max_nodes, pure=False): i
+        client.submit(_count_part, shared, p, engine, timeout, max_nodes, pure=False): i
         for i, p in enumerate(pieces)
         if i not in done
     }
@@ -239,8 +240,9 @@ def verify_on(
     bar.start(region.size, "input")
     for i in done:
         bar(pieces[i].size)
+    shared = client.scatter(model, broadcast=True, hash=False)  # once per worker, not per part
     futures = {
-        client.submit(_verify_part, model, p, wanted, engine, timeout, max_nodes, pure=False): i
+        client.submit(_verify_part, shared, p, wanted, engine, timeout, max_nodes, pure=False): i
         for i, p in enumerate(pieces)
         if i not in done
     }
