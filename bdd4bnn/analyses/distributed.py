@@ -143,6 +143,55 @@ def _left(t0: float, timeout: float | None) -> float | None:
     return None if timeout is None else max(1e-3, timeout - (time.perf_counter() - t0))
 
 
+class _Query:
+    """What ``count_on`` and ``verify_on`` share: the checked arguments, the parts, the store
+    of finished parts (and those already done), the progress bar, the model on the workers."""
+
+    def __init__(self, client: Any, model: BNN, region: Region, kind: str, kw: dict) -> None:
+        check_limits(kw.get("timeout"), kw.get("max_nodes"))
+        self.t0 = time.perf_counter()
+        self.client, self.model, self.region = client, model, region
+        self.timeout, self.max_nodes = kw.get("timeout"), kw.get("max_nodes")
+        self.engine = kw.get("engine", "auto")
+        self.targets = check_targets(model, kw.get("targets"))
+        self.label = int(classify(model, region.center))
+        self.wanted = adversarial_classes(self.label, model.num_classes, self.targets)
+        store = kw.get("store")
+        self.pieces = _parts(client, region, kw.get("parts"), store)
+        digest = _digest(model, region, len(self.pieces), kind, self.engine, self.targets)
+        self.kept = _Store(store, digest)
+        self.done = self.kept.done()
+        self.bar = as_progress(kw.get("progress"))
+        self.bar.start(region.size, "input")
+        for i in self.done:
+            self.bar(self.pieces[i].size)
+        self.shared = client.scatter(model, broadcast=True, hash=False)  # once per worker
+
+    def submit(self, fn: Any, *args: Any) -> dict[Any, int]:
+        """Submit ``fn(model, part, *args, engine, timeout, max_nodes)`` for the parts not done;
+        return {future: part index}."""
+        return {
+            self.client.submit(
+                fn, self.shared, p, *args, self.engine, self.timeout, self.max_nodes, pure=False
+            ): i
+            for i, p in enumerate(self.pieces)
+            if i not in self.done
+        }
+
+    def finish(self, futures: dict[Any, int], res: Any, earlier: str) -> None:
+        self.client.cancel(list(futures))
+        self.kept.close()
+        res.seconds = time.perf_counter() - self.t0
+        res.engine_reason = (
+            f"{len(self.pieces)} disjoint parts on {_workers(self.client)} Dask workers"
+            + (f" ({len(self.done)} {earlier})" if self.done else "")
+        )
+        res.region = self.region.describe()
+
+    def timed_out(self) -> str:
+        return f"timeout: {self.timeout:g} s exceeded ({len(self.pieces)} parts)"
+
+
 def count_on(
     client: Any,
     model: BNN,
@@ -159,26 +208,15 @@ def count_on(
     """Count ``region`` per class on the workers of ``client`` (module docstring)."""
     from distributed import as_completed
 
-    check_limits(timeout, max_nodes)
-    t0 = time.perf_counter()
-    tg = check_targets(model, targets)
-    label = int(classify(model, region.center))
-    pieces = _parts(client, region, parts, store)
-    kept = _Store(store, _digest(model, region, len(pieces), "count", engine))
-    done = kept.done()
-    bar = as_progress(progress)
-    bar.start(region.size, "input")
+    kw = dict(targets=targets, engine=engine, timeout=timeout, max_nodes=max_nodes)
+    q = _Query(
+        client, model, region, "count", dict(kw, progress=progress, parts=parts, store=store)
+    )
     per_class = [0] * model.num_classes
-    for i, counts in done.items():
+    for counts in q.done.values():
         per_class = [a + b for a, b in zip(per_class, counts, strict=True)]
-        bar(pieces[i].size)
-    shared = client.scatter(model, broadcast=True, hash=False)  # once per worker, not per part
-    futures = {
-        client.submit(_count_part, shared, p, engine, timeout, max_nodes, pure=False): i
-        for i, p in enumerate(pieces)
-        if i not in done
-    }
-    res = CountResult(status="ok", label=label, total=region.size, targets=tg)
+    futures = q.submit(_count_part)
+    res = CountResult(status="ok", label=q.label, total=region.size, targets=q.targets)
     engines: set[str] = set()
     try:
         for fut in as_completed(futures, timeout=timeout):
@@ -188,26 +226,19 @@ def count_on(
                 res.status, res.exact, res.reason = "unknown", False, reason or "inexact part"
                 break
             per_class = [a + b for a, b in zip(per_class, counts, strict=True)]
-            kept.keep(futures[fut], counts)
-            bar(pieces[futures[fut]].size)
+            q.kept.keep(futures[fut], counts)
+            q.bar(q.pieces[futures[fut]].size)
     except TimeoutError:
-        res.status, res.exact = "unknown", False
-        res.reason = f"timeout: {timeout:g} s exceeded ({len(pieces)} parts)"
+        res.status, res.exact, res.reason = "unknown", False, q.timed_out()
     finally:
-        client.cancel(list(futures))
-        kept.close()
-    res.seconds = time.perf_counter() - t0
+        q.finish(futures, res, "kept from an earlier run")
     res.engine = "+".join(sorted(engines)) or engine
-    res.engine_reason = f"{len(pieces)} disjoint parts on {_workers(client)} Dask workers" + (
-        f" ({len(done)} kept from an earlier run)" if done else ""
-    )
-    res.region = region.describe()
     if res.status != "ok":
         return res
     if sum(per_class) != region.size:  # pragma: no cover - an internal invariant
         raise AssertionError(f"parts sum to {sum(per_class)}, not {region.size}")
     res.per_class = per_class
-    res.adversarial = sum(per_class[c] for c in adversarial_classes(label, len(per_class), tg))
+    res.adversarial = sum(per_class[c] for c in q.wanted)
     res.robust = res.adversarial == 0
     return res
 
@@ -228,54 +259,34 @@ def verify_on(
     """Verify ``region`` on the workers of ``client``; stop at the first counterexample."""
     from distributed import as_completed
 
-    check_limits(timeout, max_nodes)
-    t0 = time.perf_counter()
-    tg = check_targets(model, targets)
-    label = int(classify(model, region.center))
-    wanted = adversarial_classes(label, model.num_classes, tg)
-    pieces = _parts(client, region, parts, store)
-    kept = _Store(store, _digest(model, region, len(pieces), "verify", engine, wanted))
-    done = kept.done()  # parts proven robust by an earlier run
-    bar = as_progress(progress)
-    bar.start(region.size, "input")
-    for i in done:
-        bar(pieces[i].size)
-    shared = client.scatter(model, broadcast=True, hash=False)  # once per worker, not per part
-    futures = {
-        client.submit(_verify_part, shared, p, wanted, engine, timeout, max_nodes, pure=False): i
-        for i, p in enumerate(pieces)
-        if i not in done
-    }
-    res = VerifyResult(status="ok", label=label, robust=True, targets=tg)
+    kw = dict(targets=targets, engine=engine, timeout=timeout, max_nodes=max_nodes)
+    q = _Query(
+        client, model, region, "verify", dict(kw, progress=progress, parts=parts, store=store)
+    )
+    futures = q.submit(_verify_part, q.wanted)
+    res = VerifyResult(status="ok", label=q.label, robust=True, targets=q.targets)
     try:
         for fut in as_completed(futures, timeout=timeout):
             r = fut.result()
-            res.engine, res.engine_reason = r.engine, r.engine_reason
+            res.engine = r.engine
             if r.status != "ok":
                 res.status, res.robust, res.reason = r.status, None, r.reason
                 break
             if not r.robust:
                 x = r.counterexample
                 got = int(classify(model, x))
-                if got not in wanted or not region.contains(x)[0]:  # pragma: no cover
+                if got not in q.wanted or not region.contains(x)[0]:  # pragma: no cover
                     raise AssertionError("a part's counterexample failed the re-check")
                 res.robust, res.found_by = False, r.found_by
                 res.counterexample, res.counterexample_class = list(x), got
                 res.flipped = [int(i) for i in region.free if x[i] != region.center[i]]
                 break
-            kept.keep(futures[fut], "robust")
-            bar(pieces[futures[fut]].size)
+            q.kept.keep(futures[fut], "robust")
+            q.bar(q.pieces[futures[fut]].size)
     except TimeoutError:
-        res.status, res.robust = "unknown", None
-        res.reason = f"timeout: {timeout:g} s exceeded ({len(pieces)} parts)"
+        res.status, res.robust, res.reason = "unknown", None, q.timed_out()
     finally:
-        client.cancel(list(futures))
-        kept.close()
-    res.seconds = time.perf_counter() - t0
-    res.engine_reason = f"{len(pieces)} disjoint parts on {_workers(client)} Dask workers" + (
-        f" ({len(done)} proven robust by an earlier run)" if done else ""
-    )
-    res.region = region.describe()
+        q.finish(futures, res, "proven robust by an earlier run")
     return res
 
 
