@@ -22,6 +22,11 @@ from .conftest import bnn_and_region, make_region, need_shared, oracle_classify,
 
 distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed")
 
+# A live Client's threads draw from the `random` module while hypothesis generates examples in
+# the main thread; hypothesis reports that as a deprecation (an error here), although no
+# strategy of these tests uses `random`.
+pytestmark = pytest.mark.filterwarnings("ignore:Do not use the `random` module inside strategies")
+
 
 @pytest.fixture(scope="module")
 def client():
