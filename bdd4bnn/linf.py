@@ -174,8 +174,8 @@ def _thermometer_ball(model: BNN, raw: Any, epsilon: Any, split: bool) -> LinfBa
     k_lo = (lo[:, None] >= q.steps).sum(axis=1)
     k_hi = (hi[:, None] >= q.steps).sum(axis=1)
     wide = np.flatnonzero(k_hi - k_lo >= 2)
-    if not wide.size:
-        return _bits_ball(form, model, x, lo, hi, whole.epsilon)
+    if not wide.size:  # the bits of the whole ball, as validated above
+        return _bits_ball(form, model, whole)
     if not split:
         i = int(wide[0])
         raise RegionError(
@@ -206,7 +206,15 @@ def _thermometer_ball(model: BNN, raw: Any, epsilon: Any, split: bool) -> LinfBa
         lo2, hi2 = lo.copy(), hi.copy()
         for i, (a, b) in zip(wide, combo, strict=True):
             lo2[i], hi2[i] = a, b
-        parts.append(_bits_ball(form, model, np.clip(x, lo2, hi2), lo2, hi2, whole.epsilon))
+        bits = form.bits
+        box = _box(
+            form.model,
+            np.repeat(np.clip(x, lo2, hi2), bits),
+            np.repeat(lo2, bits),
+            np.repeat(hi2, bits),
+            whole.epsilon,
+        )
+        parts.append(_bits_ball(form, model, box))
     first = parts[0]
     return replace(first, raw=x, parts=tuple(parts))
 
@@ -214,11 +222,10 @@ def _thermometer_ball(model: BNN, raw: Any, epsilon: Any, split: bool) -> LinfBa
 MAX_BOXES = 4096  # split L∞ balls of multi-level inputs: at most this many boxes
 
 
-def _bits_ball(form: Any, model: BNN, x: np.ndarray, lo: np.ndarray, hi: np.ndarray, eps: float):
-    """Return a box of at most two levels per pixel as free thermometer bits: the weights of a
-    pixel ride on one bit (its free bit, else its first), the others weigh 1."""
+def _bits_ball(form: Any, model: BNN, ball: LinfBall) -> LinfBall:
+    """Return a box of at most two levels per pixel (``ball``, over the thermometer bits) with
+    the weights of a pixel on one bit (its free bit, else its first), the others weighing 1."""
     bits = form.bits
-    ball = _box(form.model, np.repeat(x, bits), np.repeat(lo, bits), np.repeat(hi, bits), eps)
     free = np.zeros(form.model.input_size, dtype=bool)
     free[list(ball.region.free)] = True
     per_pixel = free.reshape(-1, bits)

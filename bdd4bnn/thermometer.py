@@ -78,9 +78,8 @@ class _Layer:
 
     @property
     def scale(self) -> int:
-        """Return f: 1 when every step between levels is even, else 2."""
-        steps = np.diff(self.levels)
-        return 1 if (steps % 2 == 0).all() else 2
+        """Return f of the lemma for this layer's levels (:func:`_scale`)."""
+        return _scale(self.levels)
 
     def coefficients(self, weight_row: np.ndarray) -> tuple[dict[tuple[int, int], int], int]:
         """Return ({(unit, bit): a}, C) of the lemma for one row of weights."""
@@ -106,10 +105,14 @@ class _Layer:
         return out
 
 
+def _scale(levels: tuple[int, ...]) -> int:
+    """Return f: 1 when every step between the levels is even, else 2."""
+    return 1 if (np.diff(levels) % 2 == 0).all() else 2
+
+
 def _need(weight: np.ndarray, levels: tuple[int, ...]) -> np.ndarray:
     """Return the copies (units, bits) each bit needs: its largest |coefficient|, at least 1."""
-    steps = np.diff(levels)
-    f = 1 if (steps % 2 == 0).all() else 2
+    steps, f = np.diff(levels), _scale(levels)
     top = np.abs(weight.astype(np.int64)).max(axis=0)  # per unit
     return np.maximum(1, top[:, None] * steps[None, :] * f // 2)
 
