@@ -28,16 +28,27 @@ from .conftest import (
 
 @settings(max_examples=200, deadline=None)
 @given(
-    bnn_and_region(max_inputs=12), st.integers(1, 2), st.sampled_from([1, 5, 40, 8192]), st.data()
+    bnn_and_region(max_inputs=12),
+    st.integers(1, 2),
+    st.sampled_from([1, 5, 40, 8192]),
+    st.sampled_from([0, 50, 1 << 23]),
+    st.data(),
 )
-def test_subtree_counts_equal_brute_force(case, threads, batch_rows, data):
+def test_subtree_counts_equal_brute_force(case, threads, batch_rows, batch_work, data):
     model, center, free, r, kind = case
     region = make_region(center, free, r, kind)
     distances = None
     if data.draw(st.booleans()):
         distances = sorted(data.draw(st.sets(st.integers(-1, r + 1), max_size=3)))
     want = oracle_counts(model, center, free, r, distances)
-    got = subtree_counts(model, region, distances=distances, threads=threads, batch_rows=batch_rows)
+    got = subtree_counts(
+        model,
+        region,
+        distances=distances,
+        threads=threads,
+        batch_rows=batch_rows,
+        batch_work=batch_work,
+    )
     assert got == want
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..limits import Budget
 from ..model import BNN
 from ..region import Region
 from .constraints import Card, class_constraints, neuron_constraint
@@ -33,8 +34,9 @@ class Propagation:
         return [int((k == 0).sum()) for k in self.known]
 
 
-def propagate(model: BNN, region: Region) -> Propagation:
-    """Fold the region into every block (see the module docstring)."""
+def propagate(model: BNN, region: Region, budget: Budget | None = None) -> Propagation:
+    """Fold the region into every block (see the module docstring), checking ``budget``
+    between neurons (a 2048-wide block takes seconds)."""
     if region.n != model.input_size:
         raise ValueError(f"region has {region.n} pixels, model expects {model.input_size}")
     known = region.center.astype(np.int8).copy()
@@ -45,6 +47,8 @@ def propagate(model: BNN, region: Region) -> Propagation:
         cards = []
         new_known = np.zeros(block.out_size, dtype=np.int8)
         for j in range(block.out_size):
+            if budget is not None:
+                budget.check()
             card = neuron_constraint(block, j).fold(known)
             if b == 0 and not card.is_const:
                 lo, hi = region.literal_range(card.idx, card.pos)

@@ -119,7 +119,7 @@ def compile_region(
     """
     if method not in METHODS:
         raise ValueError(f"unknown compilation method {method!r}; choose from {METHODS}")
-    prop = propagate(model, region)
+    prop = propagate(model, region, budget)
     eng = BddManager(model.input_size, backend=backend, budget=budget)
     region_bdd = eng.region_bdd(region)
     tried = None

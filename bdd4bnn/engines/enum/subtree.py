@@ -14,7 +14,9 @@ for all values of the unstable last-layer neurons, every input of the subtree is
 the subtree is counted at once (Σ_i C(s − p, i)). Only unstable neurons are tracked below a
 node (stable ones keep their value in the whole subtree), so deep nodes cost O(#unstable);
 a node at most two flips from the radius (or with at most 128 descendants) classifies all its
-descendants in one batch vectorised over them, against only the classes that may beat its own.
+descendants in one batch vectorised over them, against only the classes that may beat its own,
+unless the batch would cost more than :data:`BATCH_WORK` cell updates (wide models): then the node
+is expanded, so that no unit of work grows with the model's width.
 
 The thresholds are the engines' shared ones (:mod:`bdd4bnn.encoders.thresholds`,
 :func:`bdd4bnn.semantics.output_thresholds`). The loop is compiled with numba
@@ -48,6 +50,9 @@ SIZE_MAX = 1 << 62  # counts are int64 inside the compiled loop
 BATCH_ROWS = 8192  # the most descendants of a node classified in one vectorised batch
 SLICE = 1 << 16  # the most nodes per compiled call (a stop request is seen between calls)
 SLICE_SECONDS = 0.05  # the time a call aims at (nodes cost more on large models)
+# the most cell updates of one batch of descendants (rows × the unstable neurons' products,
+# about 10 ms): past it the node is expanded instead
+BATCH_WORK = 1 << 23
 
 
 def cpus() -> int:
@@ -169,6 +174,7 @@ def subtree_counts(
     threads: int | None = None,
     stats: dict | None = None,
     batch_rows: int = BATCH_ROWS,
+    batch_work: int = BATCH_WORK,
 ) -> list[int]:
     """Return exact per-class counts over ``region`` (or its rings ``distances``).
 
@@ -176,7 +182,7 @@ def subtree_counts(
     children, largest first, are shared among ``threads`` workers (default: the CPUs).
     ``stats``, when given, receives "nodes": the nodes walked (descendants classified in a
     batch by an ancestor not included). ``batch_rows`` caps a batch (tests lower it to walk
-    small regions node by node).
+    small regions node by node); so does ``batch_work``, the most cell updates of a batch.
     """
     if region.size >= SIZE_MAX:
         raise ValueError("region too large for int64 subtree counts")
@@ -195,7 +201,7 @@ def subtree_counts(
         tab.k,
         np.ascontiguousarray(tab.delta.T),
     )
-    reg = Reg(tab.allowed, tab.binom)
+    reg = Reg(tab.allowed, tab.binom, np.array([batch_work], dtype=np.int64))
     root = _state(tab, c, batch_rows)
     root.state[3] = 1  # the probe counts the root itself
     try:
@@ -231,7 +237,7 @@ def subtree_counts(
                 return
             st.state[:] = 0
             root_again = 1  # a task's first slice walks its own copy of the root
-            size = 64  # nodes per call, adapted so that a call takes about SLICE_SECONDS
+            size = 1  # nodes per call, adapted so that a call takes about SLICE_SECONDS
             while not stop.is_set():
                 t = time.perf_counter()
                 visited = walk(own, own_reg, st, tab.r, tab.s, t0, t0 + 1, size)
@@ -241,7 +247,9 @@ def subtree_counts(
                 root_again = 0
                 if st.state[0] == 0:
                     break
-                size = int(min(SLICE, max(16, size * SLICE_SECONDS / max(took, 1e-5))))
+                # at most 4× more per call: node costs vary along the walk
+                grow = min(4 * size, size * SLICE_SECONDS / max(took, 1e-6))
+                size = int(min(SLICE, max(1, grow)))
 
     n = threads or cpus()
     done = first = int(totals.sum())

@@ -61,7 +61,7 @@ def _node(net, reg, st, r, s, t, q, p, count_self):  # noqa: C901 - one node, ke
     """
     delta, inc, dec, weights = net.delta, net.inc, net.dec, net.weights
     bound, out_w, k = net.bound, net.out_w, net.k
-    allowed, binom = reg
+    allowed, binom, batch_work = reg
     dots, h, dout, act, nact, counts, scratch = (
         st.dots,
         st.h,
@@ -159,6 +159,11 @@ def _node(net, reg, st, r, s, t, q, p, count_self):  # noqa: C901 - one node, ke
     for i in range(1, bb + 1):
         rows += binom[rem, i]
     batch = rows <= (st.cross.shape[2] if bb <= 2 else min(st.cross.shape[2], GENERAL_ROWS))
+    if batch:
+        work = nact[q, 0] + nact[q, last] * c
+        for layer in range(1, nl):
+            work += nact[q, layer] * nact[q, layer - 1]
+        batch = rows * work <= batch_work[0]
     nthreat = _threats(st, q, win, out_w, k, not batch)  # all of them for a batch
     fixed = nthreat == 0
     if fixed:  # every input of the subtree has the node's class

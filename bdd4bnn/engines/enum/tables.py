@@ -25,10 +25,11 @@ class Net(NamedTuple):
 
 
 class Reg(NamedTuple):
-    """The region's ring structure."""
+    """The region's ring structure and the walk's batch limit."""
 
     allowed: np.ndarray  # allowed[d]: inputs at distance d are counted
     binom: np.ndarray  # binom[n, i] = C(n, i) for i <= radius
+    batch_work: np.ndarray  # [the most cell updates of one batch of descendants]
 
 
 class Walk(NamedTuple):

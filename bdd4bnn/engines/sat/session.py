@@ -58,7 +58,7 @@ class SatSession:
         self.enc = CnfEncoder(
             model,
             encoding,
-            folded=propagate(model, envelope),
+            folded=propagate(model, envelope, budget),
             budget=budget,
             relative_to=envelope if relative else None,
         )
