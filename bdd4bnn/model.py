@@ -175,6 +175,11 @@ class Block:
     def out_size(self) -> int:
         return int(self.weight.shape[0])
 
+    @cached_property
+    def max_abs_weight(self) -> int:
+        """Return the largest |weight| (the weights never change after building)."""
+        return int(np.abs(self.weight.astype(np.int16)).max(initial=0))
+
 
 @dataclass(frozen=True, eq=False)
 class OutputLayer:

@@ -136,8 +136,13 @@ def tabulated_thresholds(
 
 def block_forward(block: Block, x: np.ndarray) -> np.ndarray:
     """Return the outputs (int8, shape (N, out): ±1, or the block's levels) of ``block`` on
-    inputs ``x`` (N, in). Dots of small integers are exact in binary64."""
-    dot = np.asarray(x, dtype=np.float64) @ block.weight.T.astype(np.float64)
+    inputs ``x`` (N, in). Dots of small integers are exact in binary64, and in binary32 when
+    ``x`` is int8 and 128 · max |w| · in < 2^24 (every partial sum an exact integer)."""
+    x = np.asarray(x)
+    w = block.weight
+    exact32 = x.dtype == np.int8 and 128 * block.max_abs_weight * w.shape[1] < 1 << 24
+    ft = np.float32 if exact32 else np.float64
+    dot = (x.astype(ft) @ w.T.astype(ft)).astype(np.float64)
     if block.thresholds is not None:
         levels = np.asarray(block.levels, dtype=np.int8)
         return levels[level_index(block.thresholds, dot.astype(np.int64))]

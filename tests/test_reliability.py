@@ -27,7 +27,7 @@ from bdd4bnn.cli import main
 from bdd4bnn.cli.common import Finite
 from bdd4bnn.engines import REGISTRY, Capability
 from bdd4bnn.errors import InputError
-from bdd4bnn.formats import load_model, save_model
+from bdd4bnn.formats import load_input, load_model, save_model
 from bdd4bnn.model import BNN
 
 from .conftest import ROOT
@@ -484,3 +484,34 @@ def test_crosscheck_in_a_fresh_process_returns_within_its_timeout(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     status, took = out.stdout.split()
     assert status == "unknown" and float(took) <= 1.5, out.stdout
+
+
+@pytest.fixture(scope="module")
+def wide_ball():
+    """The shipped 784-2048-2048-2048-10 MLP on a real test digit: 2048² products per node."""
+    model = load_model(ROOT / "models" / "mnist_28x28_784-2048-2048-2048-10.npz")
+    center = load_input(ROOT / "examples" / "mnist_test_0_28x28.txt", 784)
+    return model, center
+
+
+@pytest.mark.parametrize(
+    "analysis,engine,k",
+    [("count", "auto", 3), ("count", "bdd", 3), ("verify", "sat", 6), ("radius", "auto", None)],
+)
+def test_limits_hold_on_a_2048_wide_model(wide_ball, analysis, engine, k):
+    """No unit of work grows with the width: propagation of 6144 neurons took 8 s past the
+    limit, and a subtree walk's first call of 64 nodes with batches 13 s."""
+    from bdd4bnn.analyses import radius
+
+    model, center = wide_ball
+    timeout = 2.0
+    t0 = time.perf_counter()
+    if analysis == "radius":
+        res = radius(model, Region.everything(center), timeout=timeout)
+    else:
+        run = count if analysis == "count" else verify
+        kw = {"samples": 0} if analysis == "verify" else {}
+        res = run(model, Region.hamming(center, k), engine=engine, timeout=timeout, **kw)
+    took = time.perf_counter() - t0
+    assert took <= timeout + 1.0, f"{analysis} {engine} took {took:.2f} s at {timeout} s"
+    assert res.status in ("ok", "unknown")

@@ -81,3 +81,34 @@ def test_reference_inference_equals_independent_oracle(model, data):
     )
     got = classify(model, xs)
     assert got.tolist() == [oracle_classify(model, x) for x in xs]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 6), st.integers(1, 40), st.integers(0, 2**32 - 1))
+def test_block_forward_in_binary32_equals_integer_dots(rows, width, seed):
+    """Wide integer dots near a threshold: binary32 is used only where every sum is exact."""
+    from bdd4bnn.model import Block
+    from bdd4bnn.semantics import block_forward
+
+    rng = np.random.default_rng(seed)
+    w = rng.integers(-15, 16, size=(3, width)).astype(np.int8)
+    x = rng.integers(-128, 128, size=(rows, width)).astype(np.int8)
+    dots = x.astype(np.int64) @ w.T.astype(np.int64)
+    bias = -dots[0].astype(np.float64)  # row 0 lands exactly on zero: sign(0) = +1
+    block = Block(w, bias)
+    want = np.where(dots + bias >= 0, 1, -1)
+    assert (block_forward(block, x) == want).all()
+    assert (block_forward(block, x.astype(np.int64)) == want).all()  # the binary64 path
+
+
+def test_block_forward_keeps_binary64_where_binary32_would_round():
+    from bdd4bnn.model import Block
+    from bdd4bnn.semantics import block_forward
+
+    width = 10_001  # 127 · 15 · width > 2^24: binary32 sums would round
+    w = np.full((2, width), 15, dtype=np.int8)
+    w[:, ::7] = 13
+    x = np.full((1, width), 127, dtype=np.int8)
+    dot = int((x.astype(np.int64) @ w[0].astype(np.int64))[0])
+    block = Block(w, np.array([-dot, -dot - 1], dtype=np.float64))
+    assert block_forward(block, x).tolist() == [[1, -1]]

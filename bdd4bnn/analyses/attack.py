@@ -21,13 +21,24 @@ from ..semantics import block_forward, classify
 __all__ = ["beam_attack"]
 
 
-def _scores(model: BNN, fired: np.ndarray) -> np.ndarray:
-    """Return float scores (N, C) for first-block outputs ``fired`` (N, m) (bool)."""
-    h = np.where(fired, 1, -1).astype(np.int8)
-    for block in model.blocks[1:]:
-        h = block_forward(block, h)
+CHUNK_MACS = 1 << 32  # multiply-accumulates between budget checks (about 0.1 s)
+
+
+def _scores(model: BNN, fired: np.ndarray, budget: Budget | None) -> np.ndarray:
+    """Return float scores (N, C) for first-block outputs ``fired`` (N, m) (bool), in chunks
+    of about :data:`CHUNK_MACS` with ``budget`` checked between them."""
     out = model.output
-    return h.astype(np.float64) @ out.weight.T.astype(np.float64) + out.bias
+    per_row = sum(b.weight.size for b in model.blocks[1:]) + out.weight.size
+    rows = max(1, CHUNK_MACS // max(per_row, 1))
+    parts = []
+    for i in range(0, len(fired), rows):
+        h = np.where(fired[i : i + rows], 1, -1).astype(np.int8)
+        for block in model.blocks[1:]:
+            h = block_forward(block, h)
+        parts.append(h.astype(np.float64) @ out.weight.T.astype(np.float64) + out.bias)
+        if budget is not None:
+            budget.check()
+    return np.concatenate(parts) if parts else np.zeros((0, out.weight.shape[0]))
 
 
 def beam_attack(
@@ -61,7 +72,7 @@ def beam_attack(
             cand_sets.extend((f, int(t)) for t in ts)
         nd = np.concatenate(cand_dots)
         fired = nd >= bound
-        s = _scores(model, fired)
+        s = _scores(model, fired, budget)
         margin = s[:, label] - s[:, others].max(axis=1)
         score = margin
         if one_block:  # how near the neurons that favour the label over the runner-up are
