@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from bdd4bnn import Region, load_input, load_model
@@ -31,10 +31,11 @@ from .conftest import (
     bnn_and_region(max_inputs=12),
     st.integers(1, 2),
     st.sampled_from([1, 5, 40, 8192]),
-    st.sampled_from([0, 50, 1 << 23]),
+    st.sampled_from([0, 50, 1 << 25]),
+    st.sampled_from([0, 2, 256]),
     st.data(),
 )
-def test_subtree_counts_equal_brute_force(case, threads, batch_rows, batch_work, data):
+def test_subtree_counts_equal_brute_force(case, threads, batch_rows, batch_work, reach, data):
     model, center, free, r, kind = case
     region = make_region(center, free, r, kind)
     distances = None
@@ -48,8 +49,25 @@ def test_subtree_counts_equal_brute_force(case, threads, batch_rows, batch_work,
         threads=threads,
         batch_rows=batch_rows,
         batch_work=batch_work,
+        reach_exact_max=reach,
     )
     assert got == want
+
+
+@settings(max_examples=150, deadline=None)
+@given(bnn_and_region(max_inputs=12), st.sampled_from([1, 8192]))
+def test_subtree_bounds_of_later_layers_per_input_equal_brute_force(case, batch_rows):
+    """Deep models, node by node, every later layer's reach bounded by 2 per unstable input
+    (the wide-model path) and by column sums (the dense path)."""
+    model, center, free, r, kind = case
+    assume(len(model.blocks) >= 2 and r >= 2)
+    region = make_region(center, free, r, kind)
+    want = oracle_counts(model, center, free, r, None)
+    for reach in (0, 256):
+        got = subtree_counts(
+            model, region, threads=1, batch_rows=batch_rows, batch_work=0, reach_exact_max=reach
+        )
+        assert got == want
 
 
 def _wide_margin_model(n: int) -> BNN:

@@ -51,8 +51,11 @@ BATCH_ROWS = 8192  # the most descendants of a node classified in one vectorised
 SLICE = 1 << 16  # the most nodes per compiled call (a stop request is seen between calls)
 SLICE_SECONDS = 0.05  # the time a call aims at (nodes cost more on large models)
 # the most cell updates of one batch of descendants (rows × the unstable neurons' products,
-# about 10 ms): past it the node is expanded instead
-BATCH_WORK = 1 << 23
+# tens of ms): past it the node is expanded instead
+BATCH_WORK = 1 << 25
+# past this many unstable neurons in the layer below, a neuron's reach is bounded by 2 per
+# unstable input (|w| <= 1) instead of summed over them (width² steps per node)
+REACH_EXACT_MAX = 256
 
 
 def cpus() -> int:
@@ -87,13 +90,18 @@ class _Tables:
         dec[:s] = np.cumsum((delta < 0)[::-1], axis=0)[::-1]
         self.inc, self.dec = inc, dec
         # later layers: neuron k fires iff Σ_j w[l, k, j]·h_j >= bound[l, k] (h in ±1)
-        self.weights = np.zeros((nl, big, big), dtype=np.int32)
+        # int8: |w| <= 1 in a BNN (ternary zeros included); the loop's bounds rely on it
+        self.weights = np.zeros((nl, big, big), dtype=np.int8)
         self.bound = np.zeros((nl, big), dtype=np.int32)
         self.bound[0, : widths[0]] = bound0
         for layer, block in enumerate(model.blocks[1:], start=1):
             t = block_thresholds(block)
-            self.weights[layer, : block.out_size, : block.in_size] = t.fold(block.weight)
+            folded = t.fold(block.weight)
+            if np.abs(folded).max(initial=0) > 1:
+                raise ValueError("the subtree walk needs weights in {-1, 0, 1}")
+            self.weights[layer, : block.out_size, : block.in_size] = folded
             self.bound[layer, : block.out_size] = t.bound
+        self.weights_t = np.ascontiguousarray(self.weights.transpose(0, 2, 1))
         self.widths = np.array(widths, dtype=np.int64)
         c = model.num_classes
         self.out_w = np.zeros((c, big), dtype=np.int32)
@@ -146,6 +154,7 @@ def _state(tab: _Tables, c: int, batch_rows: int) -> Walk:
     score = np.zeros((c + 3, rows), dtype=np.int32)  # the last row: a batch's dots
     threats = np.zeros(c, dtype=np.int64)
     table = np.zeros((3, rows), dtype=np.int64)  # parent row, last position, size
+    reach = np.zeros((2, big), dtype=np.int64)
     return Walk(
         dots,
         h,
@@ -161,7 +170,18 @@ def _state(tab: _Tables, c: int, batch_rows: int) -> Walk:
         score,
         threats,
         table,
+        reach,
     )
+
+
+def _resume_at_root(st: Walk, root: Walk, t0: int) -> None:
+    """Set ``st`` to the expanded root (copied from the probe's ``root``: on wide models a
+    node's bounds cost width² steps, once rather than per task), next child ``t0``."""
+    for mine, probe in ((st.dots, root.dots), (st.h, root.h), (st.act, root.act)):
+        mine[:2] = probe[:2]
+    st.dout[:2], st.nact[:2] = root.dout[:2], root.nact[:2]
+    st.state[:] = (1, 1, 1, 0)  # at slot 1, started, root expanded, root counted by the probe
+    st.nxt[1], st.expanded[1] = t0, 1
 
 
 def subtree_counts(
@@ -175,6 +195,7 @@ def subtree_counts(
     stats: dict | None = None,
     batch_rows: int = BATCH_ROWS,
     batch_work: int = BATCH_WORK,
+    reach_exact_max: int = REACH_EXACT_MAX,
 ) -> list[int]:
     """Return exact per-class counts over ``region`` (or its rings ``distances``).
 
@@ -182,7 +203,8 @@ def subtree_counts(
     children, largest first, are shared among ``threads`` workers (default: the CPUs).
     ``stats``, when given, receives "nodes": the nodes walked (descendants classified in a
     batch by an ancestor not included). ``batch_rows`` caps a batch (tests lower it to walk
-    small regions node by node); so does ``batch_work``, the most cell updates of a batch.
+    small regions node by node); so does ``batch_work``, the most cell updates of a batch;
+    ``reach_exact_max``: see :data:`REACH_EXACT_MAX`.
     """
     if region.size >= SIZE_MAX:
         raise ValueError("region too large for int64 subtree counts")
@@ -200,8 +222,10 @@ def subtree_counts(
         tab.out_w,
         tab.k,
         np.ascontiguousarray(tab.delta.T),
+        tab.weights_t,
     )
-    reg = Reg(tab.allowed, tab.binom, np.array([batch_work], dtype=np.int64))
+    tuning = np.array([batch_work, reach_exact_max], dtype=np.int64)
+    reg = Reg(tab.allowed, tab.binom, tuning)
     root = _state(tab, c, batch_rows)
     root.state[3] = 1  # the probe counts the root itself
     try:
@@ -235,16 +259,14 @@ def subtree_counts(
                 t0 = next(tasks, None)
             if t0 is None:
                 return
-            st.state[:] = 0
-            root_again = 1  # a task's first slice walks its own copy of the root
+            _resume_at_root(st, root, t0)
             size = 1  # nodes per call, adapted so that a call takes about SLICE_SECONDS
             while not stop.is_set():
                 t = time.perf_counter()
                 visited = walk(own, own_reg, st, tab.r, tab.s, t0, t0 + 1, size)
                 took = time.perf_counter() - t
                 with lock:
-                    nodes.append(visited - root_again)
-                root_again = 0
+                    nodes.append(visited)
                 if st.state[0] == 0:
                     break
                 # at most 4× more per call: node costs vary along the walk

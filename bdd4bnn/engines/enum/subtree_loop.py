@@ -18,6 +18,9 @@ _count_range = compiled(count_range)
 __all__ = ["walk"]
 
 GENERAL_ROWS = 128  # the largest batch of three or more flips (a subset table)
+# a layer whose tracked neurons are at least 1/DENSE_SHARE of the width is updated by whole
+# columns of the transposed weights (contiguous, vectorised) rather than neuron by neuron
+DENSE_SHARE = 4
 
 
 @numba.njit(**_JIT)
@@ -59,9 +62,9 @@ def _node(net, reg, st, r, s, t, q, p, count_self):  # noqa: C901 - one node, ke
 
     ``count_self`` false: an expanded node does not count itself (a task's copy of the root).
     """
-    delta, inc, dec, weights = net.delta, net.inc, net.dec, net.weights
+    delta, inc, dec, weights, wt = net.delta, net.inc, net.dec, net.weights, net.weights_t
     bound, out_w, k = net.bound, net.out_w, net.k
-    allowed, binom, batch_work = reg
+    allowed, binom, tuning = reg
     dots, h, dout, act, nact, counts, scratch = (
         st.dots,
         st.h,
@@ -90,8 +93,24 @@ def _node(net, reg, st, r, s, t, q, p, count_self):  # noqa: C901 - one node, ke
         changed[0, nchanged[0]] = j  # branch-free list append: kept iff the value changed
         nchanged[0] += v != h[parent, 0, j]
         h[q, 0, j] = v
+    big = dots.shape[2]
     for layer in range(1, nl):
-        for a in range(nact[parent, layer]):
+        na = nact[parent, layer]
+        if na * DENSE_SHARE >= big and nchanged[layer - 1] > 0:
+            # most neurons tracked (wide dense layers): add whole columns, contiguous
+            row, prow = dots[q, layer], dots[parent, layer]
+            row[:] = prow
+            for e in range(nchanged[layer - 1]):
+                j = changed[layer - 1, e]
+                _add_column(row, wt[layer, j], 2 if h[q, layer - 1, j] == 1 else -2)
+            for a in range(na):
+                kk = act[parent, layer, a]
+                v = 1 if row[kk] >= bound[layer, kk] else 0
+                changed[layer, nchanged[layer]] = kk
+                nchanged[layer] += v != h[parent, layer, kk]
+                h[q, layer, kk] = v
+            continue
+        for a in range(na):
             kk = act[parent, layer, a]
             d = dots[parent, layer, kk]
             for e in range(nchanged[layer - 1]):
@@ -133,7 +152,44 @@ def _node(net, reg, st, r, s, t, q, p, count_self):  # noqa: C901 - one node, ke
     for layer in range(1, nl):
         n1 = 0
         prev = nact[q, layer - 1]
-        for a in range(nact[parent, layer]):
+        na = nact[parent, layer]
+        if prev > tuning[1]:
+            # |w| <= 1 (checked when the tables are built): the moves reach at most 2·prev,
+            # a bound that costs no pass over the columns (those passes cost width² steps
+            # per node on wide layers, where so many unstable inputs leave little stable)
+            for a in range(na):
+                kk = act[parent, layer, a]
+                d = dots[q, layer, kk]
+                if h[q, layer, kk] == 1:
+                    unstable = d - 2 * prev < bound[layer, kk]
+                else:
+                    unstable = d + 2 * prev >= bound[layer, kk]
+                act[q, layer, n1] = kk
+                n1 += unstable
+            nact[q, layer] = n1
+            continue
+        if na * DENSE_SHARE >= big:  # the reach of every neuron, column by column
+            down, up = st.reach[0], st.reach[1]
+            down[:] = 0
+            up[:] = 0
+            for e in range(prev):
+                j = act[q, layer - 1, e]
+                if h[q, layer - 1, j] == 1:  # moves −2w
+                    _add_reach(down, up, wt[layer, j])
+                else:  # moves +2w
+                    _add_reach(up, down, wt[layer, j])
+            for a in range(na):
+                kk = act[parent, layer, a]
+                d = dots[q, layer, kk]
+                if h[q, layer, kk] == 1:
+                    unstable = d - down[kk] < bound[layer, kk]
+                else:
+                    unstable = d + up[kk] >= bound[layer, kk]
+                act[q, layer, n1] = kk
+                n1 += unstable
+            nact[q, layer] = n1
+            continue
+        for a in range(na):
             kk = act[parent, layer, a]
             # an unstable neuron j moves this dot by −2w (now on) or +2w (now off), and only
             # the moves towards the threshold count
@@ -163,7 +219,7 @@ def _node(net, reg, st, r, s, t, q, p, count_self):  # noqa: C901 - one node, ke
         work = nact[q, 0] + nact[q, last] * c
         for layer in range(1, nl):
             work += nact[q, layer] * nact[q, layer - 1]
-        batch = rows * work <= batch_work[0]
+        batch = rows * work <= tuning[0]
     nthreat = _threats(st, q, win, out_w, k, not batch)  # all of them for a batch
     fixed = nthreat == 0
     if fixed:  # every input of the subtree has the node's class
@@ -179,6 +235,22 @@ def _node(net, reg, st, r, s, t, q, p, count_self):  # noqa: C901 - one node, ke
         return True
     _leaves(net, reg, st, q, p, s, win, nthreat, depth, bb, rows)
     return False
+
+
+@numba.njit(inline="always", **_JIT)
+def _add_column(row, col, two):
+    """row += two · col (a contiguous loop the compiler vectorises)."""
+    for i in range(row.shape[0]):
+        row[i] += two * col[i]
+
+
+@numba.njit(inline="always", **_JIT)
+def _add_reach(pos, neg, col):
+    """Add 2·max(w, 0) to ``pos`` and 2·max(−w, 0) to ``neg`` for the weights ``col``."""
+    for i in range(col.shape[0]):
+        w = col[i]
+        pos[i] += 2 * max(w, 0)
+        neg[i] += 2 * max(-w, 0)
 
 
 @numba.njit(inline="always", **_JIT)

@@ -22,6 +22,7 @@ class Net(NamedTuple):
     out_w: np.ndarray  # (classes, width): output weights
     k: np.ndarray  # (classes, classes): output comparison thresholds
     delta_t: np.ndarray  # delta transposed, contiguous
+    weights_t: np.ndarray  # (layers, width, width): weights[l] transposed, contiguous columns
 
 
 class Reg(NamedTuple):
@@ -29,7 +30,7 @@ class Reg(NamedTuple):
 
     allowed: np.ndarray  # allowed[d]: inputs at distance d are counted
     binom: np.ndarray  # binom[n, i] = C(n, i) for i <= radius
-    batch_work: np.ndarray  # [the most cell updates of one batch of descendants]
+    tuning: np.ndarray  # [the most cell updates of one batch, REACH_EXACT_MAX]
 
 
 class Walk(NamedTuple):
@@ -49,3 +50,4 @@ class Walk(NamedTuple):
     score: np.ndarray  # (classes + 3, rows): a batch's scores (the last row: its dots)
     threats: np.ndarray  # per class: may beat the node's class
     table: np.ndarray  # (3, rows): a batch's parent row, last position, size
+    reach: np.ndarray  # (2, width): a node's downward and upward reach per neuron
