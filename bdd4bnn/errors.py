@@ -40,7 +40,8 @@ class EngineError(Bdd4bnnError):
 class LimitReached(Exception):
     """Internal signal: a time or BDD-node limit was hit. Analyses turn it into 'unknown'.
 
-    ``kind`` is "time" or "nodes" (automatic fallbacks depend on it, never on the wording).
+    ``kind`` is "time", "nodes" or "size" (a formula too large to build; automatic fallbacks
+    depend on it, never on the wording).
     ``partial``: set by counting engines that settle inputs as they go, per class the inputs
     counted before the limit (lower bounds of the exact counts), else None.
     """

@@ -58,3 +58,20 @@ def test_relative_and_plain_sessions_find_exactly_the_brute_force_inputs(case, d
             want = oracle_counts(model, center, free, r)
             others = list(range(1, model.num_classes))
             assert (s.find(query, others) is not None) == (sum(want[1:]) > 0), relative
+
+
+def test_a_cnf_past_its_size_estimate_is_unknown_with_the_reason(monkeypatch):
+    """Dense 2048-wide blocks would need billions of clauses: refused before encoding, as an
+    answer ("unknown", why), while the same query under the ceiling is answered."""
+    from bdd4bnn import Region, load_model
+    from bdd4bnn.analyses import verify
+    from bdd4bnn.encoders import cnf
+
+    from .conftest import ROOT
+
+    model = load_model(ROOT / "models" / "mnist_10x10_100-50-20-10.json")
+    center = np.ones(100, dtype=np.int8)
+    assert verify(model, Region.hamming(center, 2), engine="sat", samples=0).status == "ok"
+    monkeypatch.setattr(cnf, "MAX_CLAUSES", 1000)
+    res = verify(model, Region.hamming(center, 2), engine="sat", samples=0)
+    assert res.status == "unknown" and "clauses" in res.reason

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from bdd4bnn import Region, load_input, load_model
 from bdd4bnn.analyses import count
 from bdd4bnn.engines.enum.stream import enum_counts, uses_subtree
-from bdd4bnn.engines.enum.subtree import subtree_counts
+from bdd4bnn.engines.enum.subtree import subtree_counts, subtree_find
 from bdd4bnn.errors import LimitReached
 from bdd4bnn.limits import Budget
 from bdd4bnn.model import BNN
@@ -68,6 +68,27 @@ def test_subtree_bounds_of_later_layers_per_input_equal_brute_force(case, batch_
             model, region, threads=1, batch_rows=batch_rows, batch_work=0, reach_exact_max=reach
         )
         assert got == want
+
+
+@settings(max_examples=200, deadline=None)
+@given(bnn_and_region(max_inputs=12), st.integers(1, 2), st.data())
+def test_subtree_find_equals_brute_force(case, threads, data):
+    """A witness in the wanted classes and the rings asked, exactly when brute force has one."""
+    model, center, free, r, kind = case
+    region = make_region(center, free, r, kind)
+    classes = sorted(data.draw(st.sets(st.integers(0, model.num_classes - 1), max_size=3)))
+    distances = None
+    if data.draw(st.booleans()):
+        distances = sorted(data.draw(st.sets(st.integers(0, r), max_size=2)))
+    want = oracle_counts(model, center, free, r, distances)
+    x = subtree_find(model, region, classes, distances=distances, threads=threads)
+    if not any(want[c] for c in classes):
+        assert x is None
+        return
+    assert x is not None and region.contains(x)
+    assert oracle_classify(model, x) in classes
+    if distances is not None:
+        assert int(np.sum(x != center)) in distances
 
 
 def _wide_margin_model(n: int) -> BNN:

@@ -55,7 +55,7 @@ def beam_attack(
     if free.size == 0 or region.radius == 0:
         return None
     base, delta, bound = signed_flips(model.blocks[0], region.center, free)
-    delta = delta.astype(np.int64)
+    delta = delta.astype(np.int32)  # |dots| <= n
     one_block = len(model.blocks) == 1
     w = model.output.weight.astype(np.float64)
     others = np.array([c for c in range(model.num_classes) if c != label])
@@ -63,28 +63,31 @@ def beam_attack(
     dots = base[None, :]
     seen: set[tuple[int, ...]] = set()
     for depth in range(1, region.radius + 1):
-        cand_dots, cand_sets = [], []
-        for f, d in zip(sets, dots, strict=True):
+        cand_sets, margins, scores = [], [], []
+        for f, d in zip(sets, dots, strict=True):  # one beam member's extensions at a time
             mask = np.ones(free.size, dtype=bool)
             mask[list(f)] = False
             ts = np.flatnonzero(mask)
-            cand_dots.append(d[None, :] + delta[ts])
-            cand_sets.extend((f, int(t)) for t in ts)
-        nd = np.concatenate(cand_dots)
-        fired = nd >= bound
-        s = _scores(model, fired, budget)
-        margin = s[:, label] - s[:, others].max(axis=1)
-        score = margin
-        if one_block:  # how near the neurons that favour the label over the runner-up are
-            runner = others[np.argmax(s[:, others], axis=1)]
-            h = np.where(fired, 1.0, -1.0)
-            gain = h * (w[label][None, :] - w[runner])  # > 0: the neuron holds the margin
-            need = np.where(fired, nd - bound + 1, bound - nd)  # dot steps to flip it
-            score = margin - 0.5 * (np.maximum(gain, 0) / np.maximum(need, 1)).sum(axis=1)
+            nd = d[None, :] + delta[ts]
+            fired = nd >= bound
+            s = _scores(model, fired, budget)
+            margin = s[:, label] - s[:, others].max(axis=1)
+            score = margin
+            if one_block:  # how near the neurons that favour the label over the runner-up are
+                runner = others[np.argmax(s[:, others], axis=1)]
+                h = np.where(fired, 1.0, -1.0)
+                gain = h * (w[label][None, :] - w[runner])  # > 0: the neuron holds the margin
+                need = np.where(fired, nd - bound + 1, bound - nd)  # dot steps to flip it
+                score = margin - 0.5 * (np.maximum(gain, 0) / np.maximum(need, 1)).sum(axis=1)
+            cand_sets.extend((f, d, int(t)) for t in ts)
+            margins.append(margin)
+            scores.append(score)
+        margin, score = np.concatenate(margins), np.concatenate(scores)
         order = np.argsort(score, kind="stable")
         new_sets, new_dots = [], []
         for i in order:
-            f = tuple(sorted((*cand_sets[i][0], cand_sets[i][1])))
+            parent, d, t = cand_sets[i]
+            f = tuple(sorted((*parent, t)))
             if f in seen:
                 continue
             seen.add(f)
@@ -94,7 +97,7 @@ def beam_attack(
                 if int(classify(model, x)) != label:
                     return depth, x
             new_sets.append(f)
-            new_dots.append(nd[i])
+            new_dots.append(d + delta[t])
             if len(new_sets) == beam:
                 break
         sets, dots = new_sets, np.array(new_dots)

@@ -27,6 +27,7 @@ from typing import Any
 from pysat.card import CardEnc, EncType
 from pysat.formula import IDPool
 
+from ..errors import LimitReached
 from ..model import BNN
 from ..region import Region
 from .constraints import Card, class_constraints, neuron_constraint
@@ -54,6 +55,24 @@ def choose_encoding(n: int, k: int) -> int:
     a 784-100-10 model at r = 40) and loads 2× faster into the solver.
     """
     return EncType.mtotalizer if n <= 200 else EncType.kmtotalizer
+
+
+# The most clauses a CNF may need (estimated before encoding): PySAT holds each as a Python
+# list (about 100 bytes), so 5·10⁷ is several GB; a 784-100-10 model needs at most 6·10⁶.
+MAX_CLAUSES = 50_000_000
+
+
+def estimated_clauses(cards: Sequence[Card], cap: int | None = None) -> int:
+    """Return an order-of-magnitude estimate of the clauses of ``cards`` (both directions of
+    each neuron): modulo totalizers grow as about 3·n^1.5 for n literals (4.8·10⁴ per
+    784-literal neuron measured), counters cut at ``cap`` as 2·n·cap."""
+    total = 0
+    for card in cards:
+        if card.is_const:
+            continue
+        n = len(card.idx)
+        total += 2 * n * cap if cap is not None else int(6 * n**1.5)
+    return total
 
 
 class CnfEncoder:
@@ -84,6 +103,7 @@ class CnfEncoder:
         self.pool = IDPool()
         self.clauses: list[list[int]] = []
         self.x = [self.pool.id(("x", i)) for i in range(model.input_size)]
+        self._check_size(model, folded, relative_to)
         prev = self.x
         self.hidden: list[list[int]] = []
         for b, block in enumerate(model.blocks):
@@ -107,6 +127,28 @@ class CnfEncoder:
             cards = class_constraints(model.output, c) if folded is None else folded.classes[c]
             for card in cards:
                 self.add_card(card, prev, guard=s)
+
+    @staticmethod
+    def _check_size(model: BNN, folded: Any, relative_to: Region | None) -> None:
+        """Raise :class:`LimitReached` (kind "size") when the CNF would pass
+        :data:`MAX_CLAUSES`: dense blocks thousands wide need billions of clauses, which no
+        time limit would stop in one piece."""
+        est = 0
+        for b, block in enumerate(model.blocks):
+            cards = (
+                [neuron_constraint(block, j) for j in range(block.out_size)]
+                if folded is None
+                else folded.blocks[b]
+            )
+            cap = relative_to.radius if b == 0 and relative_to is not None else None
+            est += estimated_clauses(cards, cap)
+            if est > MAX_CLAUSES:
+                raise LimitReached(
+                    f"SAT: the CNF would hold about {est:.1e} clauses (more than "
+                    f"{MAX_CLAUSES:.0e}) by block {b} ({block.out_size} neurons over "
+                    f"{block.in_size} inputs)",
+                    kind="size",
+                )
 
     def _encoding_for(self, n: int, k: int) -> int:
         if self.encoding == "auto":

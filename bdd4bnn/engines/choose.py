@@ -15,7 +15,9 @@ Measurements behind the constants are in benchmarks/RESULTS.md.
   :data:`RADIUS_BDD_SLICE` s each (plus the compiled loop's first use in the process), and
   once that gives up SAT decides the remaining rings: a session per ball, encoded relative
   to the centre and cut at the ball's radius, up to :data:`SAT_RELATIVE_RADIUS_MAX`
-  (:func:`sat_relative`), else one incremental session for every ring.
+  (:func:`sat_relative`), else one incremental session for every ring; where the subtree walk
+  would prove a ball within :data:`RING_WALK_SECONDS`, SAT has :data:`SAT_RING_SLICE` s per
+  ball, and past it the walk proves the rings (wide models, where SAT proves nothing).
   ε > 0 (:func:`for_ring_count`): rings enumerated while estimated under
   :data:`ENUM_SECONDS_MAX`, then walked by the subtree walk (its estimate is an upper bound),
   or, without numba, BDDs ball by ball.
@@ -54,6 +56,11 @@ ENUM_SECONDS_MAX = 120.0
 ENUM_SECONDS_VERIFY = 0.5
 RING_ENUM_SECONDS = 0.02
 RADIUS_BDD_SLICE = 1.0
+# radius: SAT gets this slice per ball while the subtree walk could prove the ball within
+# RING_WALK_SECONDS (on 2048-wide blocks SAT proved no ball of radius 1 in 60 s, where the
+# walk proves radius 2 in 9 s: benchmarks/RESULTS.md)
+SAT_RING_SLICE = 3.0
+RING_WALK_SECONDS = 60.0
 BDD_NODE_CEILING = 5_000_000
 # the relative encoding's counters grow with the radius: on the 784-100-10 model it has fewer
 # clauses than the plain one up to r ≈ 32 (0.23 against 1.0 million at r = 4, 6.0 against 4.8
@@ -97,7 +104,7 @@ def for_count(model: BNN, region: Region, engine: str = "auto") -> Choice:
         return Choice("enum", f"{how} estimated at {est:.2g} s <= {ENUM_SECONDS_MAX:g} s")
     from .approx import available
 
-    walk = stream.subtree_seconds(region) is not None
+    walk = stream.subtree_seconds(model, region) is not None
     then = "the subtree walk" if walk else "approximate counting"
     return Choice(
         "bdd",
@@ -107,7 +114,7 @@ def for_count(model: BNN, region: Region, engine: str = "auto") -> Choice:
 
 
 def count_fallback(
-    choice: Choice, limit_kind: str, user_max_nodes: int | None, region: Region
+    choice: Choice, limit_kind: str, user_max_nodes: int | None, model: BNN, region: Region
 ) -> Choice | None:
     """Return the engine to fall back to when ``choice`` hit a limit of ``limit_kind``, or
     None. An automatic BDD count past its node ceiling (not a user's limit) goes on with the
@@ -117,7 +124,7 @@ def count_fallback(
     if choice.node_ceiling is None or limit_kind != "nodes" or user_max_nodes is not None:
         return None
     passed = f"{choice.reason}; BDDs passed {choice.node_ceiling} nodes"
-    if _estimates().subtree_seconds(region) is not None:
+    if _estimates().subtree_seconds(model, region) is not None:
         return Choice("enum", f"{passed}: the subtree walk (exact, pruning beyond its estimate)")
     return Choice("approx", f"{passed}: approximate counting")
 
@@ -142,7 +149,9 @@ def for_ring(
     once that gave up (``gave_up``), ring ``k`` by SAT: a session per ball while the relative
     encoding applies (:func:`sat_relative`; cut at radius k it finds inputs at distance k up to
     100× faster than one cut at a wider envelope's radius: benchmarks/RESULTS.md), else one
-    incremental session for every ring."""
+    incremental session for every ring. Where the subtree walk would prove the ball within
+    :data:`RING_WALK_SECONDS`, SAT gets :data:`SAT_RING_SLICE` seconds per ball, and once it
+    gave up the rings are walked."""
     if engine != "auto":
         return Choice(engine)
     est = _estimates().estimate_seconds(model, ball.sphere_size(k), k)
@@ -157,6 +166,21 @@ def for_ring(
             whole_ball=True,
             slice_seconds=RADIUS_BDD_SLICE + _topdown_first_use(),
             method="topdown",
+        )
+    walk = _estimates().subtree_seconds(model, ball.with_radius(k))
+    walkable = walk is not None and walk <= RING_WALK_SECONDS
+    if walkable and "sat" not in gave_up:
+        return Choice(
+            "sat",
+            f"then SAT ball by ball within {SAT_RING_SLICE:g} s each (relative to the centre)",
+            whole_ball=True,
+            slice_seconds=SAT_RING_SLICE,
+        )
+    if walkable:
+        return Choice(
+            "enum",
+            f"then rings walked by the subtree walk (estimated under {RING_WALK_SECONDS:g} s)",
+            per_ball=True,
         )
     if k <= SAT_RELATIVE_RADIUS_MAX:
         return Choice(

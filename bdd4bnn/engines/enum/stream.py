@@ -33,11 +33,14 @@ PER_INPUT = 0.4e-6
 PER_MAC = 1.5e-11
 # The subtree walk (numba) costs its first use in this process (:func:`bdd4bnn.jit.
 # first_use_seconds`: importing numba, loading or compiling the walk) plus at most
-# SUBTREE_PER_INPUT per input and thread (measured 40–55 ns without pruning,
-# benchmarks/RESULTS.md); it is used when that beats streaming, for regions from
-# SUBTREE_MIN inputs.
+# per input and thread the larger of SUBTREE_PER_INPUT (measured 40–55 ns without pruning on
+# ≤ 100-wide models, benchmarks/RESULTS.md) and SUBTREE_PER_MAC per multiply-accumulate of the
+# blocks after the first and the output (an input's changed neurons add whole columns there:
+# 55 µs per input on 784-2048-2048-2048-10, 8.4·10⁶ such MACs); it is used when that beats
+# streaming, for regions from SUBTREE_MIN inputs.
 SUBTREE_MIN = 10_000
 SUBTREE_PER_INPUT = 8e-8
+SUBTREE_PER_MAC = 7e-12
 CELLS = 1 << 22  # gathered int16 cells per chunk (bounds memory: 8 MiB)
 # Later blocks run on the int8 kernel only when torch is already imported (importing it takes
 # longer than the kernel saves on any region streaming is chosen for) and the region has at
@@ -214,7 +217,7 @@ def _flip_sets_of(sets) -> np.ndarray:
     return sets
 
 
-def subtree_seconds(region: Region) -> float | None:
+def subtree_seconds(model: BNN, region: Region) -> float | None:
     """Return the estimated time of the subtree walk on ``region`` in this process, first use
     included (an upper bound: pruning only helps), or None where it cannot run."""
     if region.size >= subtree.SIZE_MAX or not subtree.available():
@@ -222,7 +225,9 @@ def subtree_seconds(region: Region) -> float | None:
     from ... import jit
 
     first = jit.first_use_seconds(subtree.LOOP_MODULE, ("walk",))
-    return first + region.size * SUBTREE_PER_INPUT / subtree.cpus()
+    later = macs(model) - model.input_size * model.blocks[0].out_size
+    per_input = max(SUBTREE_PER_INPUT, SUBTREE_PER_MAC * later)
+    return first + region.size * per_input / subtree.cpus()
 
 
 def uses_subtree(model: BNN, region: Region) -> bool:
@@ -230,7 +235,7 @@ def uses_subtree(model: BNN, region: Region) -> bool:
     :data:`SUBTREE_MIN` inputs, when its estimate (first use included) beats streaming."""
     if region.size < SUBTREE_MIN:
         return False
-    walk = subtree_seconds(region)
+    walk = subtree_seconds(model, region)
     return walk is not None and walk < estimate_seconds(model, region.size, region.radius)
 
 
@@ -238,7 +243,7 @@ def count_seconds(model: BNN, region: Region) -> float:
     """Return the estimated time of :func:`enum_counts` on ``region`` (the path it takes)."""
     est = estimate_seconds(model, region.size, region.radius)
     if uses_subtree(model, region):
-        walk = subtree_seconds(region)
+        walk = subtree_seconds(model, region)
         assert walk is not None
         return walk
     return est
@@ -297,10 +302,16 @@ def enum_find(
     progress: Callable[[int], None] | None = None,
     distances: Sequence[int] | None = None,
 ) -> np.ndarray | None:
-    """Return the first input of ``region`` (nearest rings first) classified in ``classes``."""
+    """Return an input of ``region`` (or of its rings ``distances``) classified in ``classes``:
+    by the subtree walk where it is estimated faster (any such input), else streamed (the
+    first, nearest rings first)."""
     wanted = np.array(sorted(classes), dtype=np.int64)
     if wanted.size == 0:
         return None
+    if uses_subtree(model, region):
+        return subtree.subtree_find(
+            model, region, classes, budget=budget, distances=distances, progress=progress
+        )
     walker = _Walker(model, region)
     if _by_halves(region) and distances is None:
         for cls, a, b, ha in _halves(walker, None):

@@ -43,7 +43,7 @@ from ...region import Region
 from ...semantics import output_thresholds
 from .tables import Net, Reg, Walk
 
-__all__ = ["available", "subtree_counts", "SIZE_MAX"]
+__all__ = ["available", "subtree_counts", "subtree_find", "SIZE_MAX"]
 
 LOOP_MODULE = "bdd4bnn.engines.enum.subtree_loop"
 SIZE_MAX = 1 << 62  # counts are int64 inside the compiled loop
@@ -124,7 +124,7 @@ def _state(tab: _Tables, c: int, batch_rows: int) -> Walk:
     """Return fresh walk state; slot 0 holds the centre, every neuron active."""
     nl, big, r = len(tab.widths), tab.base.size, tab.r
     slots = r + 2
-    dots = np.zeros((slots, nl, big), dtype=np.int64)
+    dots = np.zeros((slots, nl, big), dtype=np.int32)  # |dot| <= width: int32 lanes
     h = np.zeros((slots, nl, big), dtype=np.int8)
     dout = np.zeros((slots, c), dtype=np.int64)
     act = np.zeros((slots, nl, big), dtype=np.int64)
@@ -196,6 +196,8 @@ def subtree_counts(
     batch_rows: int = BATCH_ROWS,
     batch_work: int = BATCH_WORK,
     reach_exact_max: int = REACH_EXACT_MAX,
+    per_task: dict[int, np.ndarray] | None = None,
+    stop_at: Sequence[int] = (),
 ) -> list[int]:
     """Return exact per-class counts over ``region`` (or its rings ``distances``).
 
@@ -204,7 +206,10 @@ def subtree_counts(
     ``stats``, when given, receives "nodes": the nodes walked (descendants classified in a
     batch by an ancestor not included). ``batch_rows`` caps a batch (tests lower it to walk
     small regions node by node); so does ``batch_work``, the most cell updates of a batch;
-    ``reach_exact_max``: see :data:`REACH_EXACT_MAX`.
+    ``reach_exact_max``: see :data:`REACH_EXACT_MAX`. ``per_task``, when given, receives the
+    counts of each finished subtree of a root child (by its position); ``stop_at``: classes
+    whose first input, once a finished subtree holds one, stops the walk (the counts are then
+    lower bounds; :func:`subtree_find` descends into that subtree).
     """
     if region.size >= SIZE_MAX:
         raise ValueError("region too large for int64 subtree counts")
@@ -243,6 +248,7 @@ def subtree_counts(
             stats["nodes"] = 1
         return [int(v) for v in totals]
     tasks = iter(range(tab.s))  # the root's children: subtree sizes fall with the index
+    wanted = np.array(sorted(stop_at), dtype=np.int64)
     lock = threading.Lock()
     stop = threading.Event()
     found: list[np.ndarray] = []  # each worker's counts
@@ -260,6 +266,7 @@ def subtree_counts(
             if t0 is None:
                 return
             _resume_at_root(st, root, t0)
+            before = st.counts.copy()
             size = 1  # nodes per call, adapted so that a call takes about SLICE_SECONDS
             while not stop.is_set():
                 t = time.perf_counter()
@@ -268,6 +275,12 @@ def subtree_counts(
                 with lock:
                     nodes.append(visited)
                 if st.state[0] == 0:
+                    mine = st.counts - before
+                    if per_task is not None:
+                        with lock:
+                            per_task[t0] = mine
+                    if wanted.size and mine[wanted].any():
+                        stop.set()
                     break
                 # at most 4× more per call: node costs vary along the walk
                 grow = min(4 * size, size * SLICE_SECONDS / max(took, 1e-6))
@@ -300,3 +313,56 @@ def subtree_counts(
     if stats is not None:
         stats["nodes"] = sum(nodes)
     return [int(v) for v in totals]
+
+
+def subtree_find(
+    model: BNN,
+    region: Region,
+    classes: Sequence[int],
+    *,
+    budget: Budget | None = None,
+    distances: Sequence[int] | None = None,
+    progress: Callable[[int], None] | None = None,
+    threads: int | None = None,
+) -> np.ndarray | None:
+    """Return an input of ``region`` (or of its rings ``distances``) classified in
+    ``classes``, or None, by the subtree walk: the walk stops at the first root subtree that
+    holds one, then descends into it (its root flipped, its later positions free, one flip
+    less) until the witness is the subtree's root, or a subtree the bounds settled in a
+    wanted class (any of its inputs)."""
+    from ...semantics import classify
+
+    wanted = sorted(set(classes))
+    if not wanted:
+        return None
+    center, free, r = region.center.copy(), list(region.free), region.radius
+    dist = sorted({d for d in (range(r + 1) if distances is None else distances) if 0 <= d <= r})
+    sub = region
+    while True:
+        tasks: dict[int, np.ndarray] = {}
+        counts = subtree_counts(
+            model,
+            sub,
+            budget=budget,
+            distances=dist,
+            progress=progress,
+            per_task=tasks,
+            stop_at=wanted,
+            threads=threads,
+        )
+        progress = None  # the descent re-walks part of what was counted
+        if not any(counts[c] for c in wanted):
+            return None
+        if 0 in dist and int(classify(model, center)) in wanted:
+            return center
+        hits = [t for t in sorted(tasks) if tasks[t][wanted].any()]
+        if not hits:  # settled at the root: every input of the subtree is one wanted class
+            d = min(d for d in dist if 0 < d <= len(free))
+            center[[free[i] for i in range(d)]] *= -1
+            return center
+        t0 = hits[0]
+        center[free[t0]] *= -1
+        free, r = free[t0 + 1 :], r - 1
+        dist = [d - 1 for d in dist if d >= 1]
+        r = min(r, len(free))
+        sub = Region.fixed(center, free, r)
