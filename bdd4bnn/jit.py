@@ -9,7 +9,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["available", "compiled", "first_use_seconds", "compiled_call", "OPTIONS"]
+__all__ = [
+    "available",
+    "compiled",
+    "first_use_seconds",
+    "compiled_call",
+    "compiling",
+    "OPTIONS",
+]
 
 OPTIONS = dict(cache=True, nogil=True, boundscheck=False)  # every compiled loop's njit options
 
@@ -64,6 +71,14 @@ def compiled(fn):  # type: ignore[no-untyped-def]
     return numba.njit(inline="always", **OPTIONS)(fn)
 
 
+THREAD_NAME = "bdd4bnn-jit"
+
+
+def compiling() -> bool:
+    """Return whether a call :func:`compiled_call` stopped waiting for still runs."""
+    return any(t.name == THREAD_NAME and t.is_alive() for t in threading.enumerate())
+
+
 def compiled_call(budget: Any, fn: Callable[..., Any], *args: Any) -> Any:
     """Return ``fn(*args)`` for a compiled ``fn`` (or a first call that imports heavy modules,
     such as torch: then always in the thread); while its machine code is not ready in this
@@ -81,7 +96,7 @@ def compiled_call(budget: Any, fn: Callable[..., Any], *args: Any) -> Any:
         except BaseException as exc:  # handed to the caller
             box["error"] = exc
 
-    worker = threading.Thread(target=run, daemon=True, name="bdd4bnn-jit")
+    worker = threading.Thread(target=run, daemon=True, name=THREAD_NAME)
     worker.start()
     while worker.is_alive():
         worker.join(0.02)

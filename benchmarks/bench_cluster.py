@@ -1,15 +1,17 @@
 """One exact count over a Dask LocalCluster: strong scaling on this machine, the split's own
 cost, Dask's per-task overhead, and a projection to larger clusters.
 
-    python benchmarks/bench_cluster.py [--radius 6] [--workers 1,2] [--parts 16] [--quick]
+    python benchmarks/bench_cluster.py [--radius 6] [--workers 1,2] [--parts 16]
+        [--models mnist_bnn_1_blk_100_100_10,mnist_bnn_2_blk_100_50_20_10] [--quick]
 
-For each of BNNQuanalyst's two 100-input models (instance_0_100, Hamming ball of --radius):
+For each of BNNQuanalyst's 100-input models named (instance_0_100, Hamming ball of --radius):
 
 * ``one process``: ``count(engine="auto")`` in this process (the subtree walk on every CPU);
 * ``parts in turn``: the same region split into --parts disjoint parts, each counted in this
   process one after the other (the split's cost is this over ``one process``);
 * ``N workers``: ``count(client=...)`` on a LocalCluster of N single-threaded worker processes
-  (engine "auto" per part), started before the clock.
+  (engine "auto" per part, as many parts as ``engines.choose.parts_for`` gives), started
+  before the clock.
 
 Then the median of Dask's round trip for 200 empty tasks (the per-part overhead), and a
 projection for 8/32/128 workers: max(longest part, sum of parts / workers) + parts × overhead
@@ -55,6 +57,7 @@ def main() -> None:
     ap.add_argument("--radius", type=int, default=6)
     ap.add_argument("--workers", default="1,2")
     ap.add_argument("--parts", type=int, default=16)
+    ap.add_argument("--models", default="mnist_bnn_1_blk_100_100_10,mnist_bnn_2_blk_100_50_20_10")
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
     from distributed import Client, LocalCluster
@@ -72,7 +75,7 @@ def main() -> None:
         radius = 3
     else:
         cases = []
-        for name in ("mnist_bnn_1_blk_100_100_10", "mnist_bnn_2_blk_100_50_20_10"):
+        for name in args.models.split(","):
             m = load_model(PEERS / "models" / name)
             cases.append((name, m, load_input(PEERS / "inputs" / "instance_0_100.txt", 100)))
         radius = args.radius

@@ -1,4 +1,5 @@
-"""The cost model knows what a first use costs (numba import, cached or fresh compilation)."""
+"""The cost model knows what a first use costs (numba import, cached or fresh compilation), and
+what SAT cannot take."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import pytest
 
 from bdd4bnn import jit
 from bdd4bnn.region import Region
+
+from .conftest import ROOT
 
 pytest.importorskip("numba")
 
@@ -53,3 +56,22 @@ def test_a_process_that_loaded_numba_amortises_cached_loops():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert float(out.stdout) in (0.0, jit.COMPILE_SECONDS)
+
+
+def test_sat_is_not_chosen_for_a_cnf_past_its_ceiling():
+    """Dense 2048-wide blocks: verify and the radius's rings enumerate (the walk proves what
+    SAT could not even encode); narrow models keep SAT."""
+    from bdd4bnn import Region, load_model
+    from bdd4bnn.encoders import cnf
+    from bdd4bnn.engines import choose
+
+    wide = load_model(ROOT / "models" / "mnist_28x28_784-2048-2048-2048-10.npz")
+    narrow = load_model(ROOT / "models" / "mnist_10x10_100-50-20-10.json")
+    assert cnf.later_blocks_clauses(wide) > cnf.MAX_CLAUSES >= cnf.later_blocks_clauses(narrow)
+    u = np.ones(784, dtype=np.int8)
+    ball = Region.hamming(u, 3)
+    assert choose.for_find(wide, ball).engine == "enum"
+    assert "clauses" in choose.for_find(wide, ball).reason
+    assert choose.for_ring(wide, ball, 3, gave_up=frozenset({"bdd"})).engine == "enum"
+    v = np.ones(100, dtype=np.int8)
+    assert choose.for_find(narrow, Region.hamming(v, 6)).engine == "sat"

@@ -112,9 +112,7 @@ def count(
                         f"{reason}; {prepared.construction}" if reason else prepared.construction
                     )
             except LimitReached as exc:
-                fallback = choose_engine.count_fallback(
-                    choice, exc.kind, max_nodes, model, region
-                )
+                fallback = choose_engine.count_fallback(choice, exc.kind, max_nodes, model, region)
                 if fallback is None:
                     raise
                 choice, reason = fallback, fallback.reason

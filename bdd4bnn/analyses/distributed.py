@@ -2,15 +2,16 @@
 worker with any engine, exact per-class counts summed as Python integers.
 
 The parts come from :meth:`bdd4bnn.region.Region.split` (the largest part halved on its first
-free pixel until there are :data:`PARTS_PER_WORKER` per worker), so they are disjoint and
-cover the region; each is an ordinary region, so every engine (and the ``auto`` choice, per
-part) answers it. ``count`` adds the parts' counts; ``verify`` asks each part for the classes
-other than the centre's (:func:`~bdd4bnn.analyses.verify.verify_part`) and cancels the rest at
-the first counterexample, re-checked here by the reference inference. Dask reruns the part of a
-lost worker; a time limit covers the whole query (unfinished parts are cancelled and the
-answer is "unknown"). With ``store`` (an SQLite file), each finished part's answer is kept
-under a digest of the query (model arrays, region, parts, engine, question), so the same query
-run again — after an interruption, a limit or a crash — only sends the parts not yet done.
+free pixel until there are as many as :func:`bdd4bnn.engines.choose.parts_for` says), so they
+are disjoint and cover the region; each is an ordinary region, so every engine (and the
+``auto`` choice, per part) answers it. ``count`` adds the parts' counts; ``verify`` asks each
+part for the classes other than the centre's (:func:`~bdd4bnn.analyses.verify.verify_part`)
+and cancels the rest at the first counterexample, re-checked here by the reference inference.
+Dask reruns the part of a lost worker; a time limit covers the whole query (unfinished parts
+are cancelled and the answer is "unknown"). With ``store`` (an SQLite file), each finished
+part's answer is kept under a digest of the query (model arrays, region, parts, engine,
+question), so the same query run again — after an interruption, a limit or a crash — only
+sends the parts not yet done.
 """
 
 from __future__ import annotations
@@ -34,12 +35,9 @@ __all__ = [
     "count_on",
     "verify_on",
     "radius_on",
-    "PARTS_PER_WORKER",
     "CONNECT_SECONDS",
 ]
 
-PARTS_PER_WORKER = 4
-STORE_PARTS = 64  # with a store, parts do not depend on the cluster (a rerun finds them)
 CONNECT_SECONDS = 8.0  # an unreachable scheduler is an error after this long
 
 
@@ -116,11 +114,11 @@ def _digest(model: BNN, region: Region, pieces: int, *extra: Any) -> str:
 
 
 def _parts(client: Any, region: Region, parts: int | None, store: Any = None) -> list[Region]:
-    if parts is None and store is not None:
-        parts = STORE_PARTS
     if parts is None:
-        workers = max(1, len(client.scheduler_info().get("workers", {})))
-        parts = PARTS_PER_WORKER * workers
+        from ..engines import choose
+
+        workers = len(client.scheduler_info().get("workers", {}))
+        parts = choose.parts_for(workers, store is not None)
     return region.split(parts)
 
 

@@ -95,6 +95,20 @@ def check_output(path: str | None, what: str, suffixes: tuple[str, ...] = ()) ->
         raise click.BadParameter(f"{path}: not writable", param_hint=what)
 
 
+def _exit_past_compilation(code: object) -> None:
+    """Exit at once (output flushed) while a compilation a time limit left behind still runs
+    in a daemon thread: the interpreter's shutdown would tear LLVM down under it (a crash
+    after the answer)."""
+    from .. import jit
+
+    if jit.compiling():
+        import os
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code if isinstance(code, int) else (0 if code is None else 1))
+
+
 class Cli(click.Group):
     """The command group: Ctrl-C exits 130, an unexpected error exits 4 with one line (set
     BDD4BNN_DEBUG=1 for the traceback); the documented codes stay for the verdicts. Usage
@@ -103,6 +117,13 @@ class Cli(click.Group):
     def main(self, *args: Any, standalone_mode: bool = True, **kw: Any) -> Any:
         if not standalone_mode:
             return super().main(*args, standalone_mode=False, **kw)
+        try:
+            self._standalone(*args, **kw)
+        except SystemExit as done:
+            _exit_past_compilation(done.code)
+            raise
+
+    def _standalone(self, *args: Any, **kw: Any) -> None:
         try:
             code = super().main(*args, standalone_mode=False, **kw)
         except click.UsageError as exc:

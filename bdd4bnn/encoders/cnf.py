@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 from pysat.card import CardEnc, EncType
 from pysat.formula import IDPool
 
@@ -72,6 +73,16 @@ def estimated_clauses(cards: Sequence[Card], cap: int | None = None) -> int:
             continue
         n = len(card.idx)
         total += 2 * n * cap if cap is not None else int(6 * n**1.5)
+    return total
+
+
+def later_blocks_clauses(model: BNN) -> int:
+    """Return the :func:`estimated_clauses` of the blocks after the first, read off their
+    weights (no region folds them much: their inputs are hidden neurons)."""
+    total = 0
+    for block in model.blocks[1:]:
+        n = np.count_nonzero(block.weight, axis=1).astype(np.float64)
+        total += int((6 * n**1.5).sum())
     return total
 
 

@@ -8,7 +8,9 @@ Measurements behind the constants are in benchmarks/RESULTS.md.
   of :data:`BDD_NODE_CEILING` (unless the user set one) and, past it, the subtree walk, or
   approximate counting (``exact: false``) where the walk cannot run (:func:`count_fallback`).
 * **verify** (:func:`for_find`): concrete samples first (sound falsifier, in the analysis);
-  then enumeration when it is estimated under :data:`ENUM_SECONDS_VERIFY`, else SAT.
+  then enumeration when it is estimated under :data:`ENUM_SECONDS_VERIFY`, else SAT — unless
+  its CNF would pass the clause ceiling (:func:`sat_hopeless`: dense 2048-wide blocks), then
+  enumeration (the subtree walk where it is the faster, its estimate an upper bound).
 * **radius**, ε = 0 (:func:`for_ring`): a beam-search attack and samples bound the radius
   from above (in the analysis); below it, each ring is enumerated while it is estimated under
   :data:`RING_ENUM_SECONDS`, then whole balls are proven by top-down BDD bounds within
@@ -23,6 +25,8 @@ Measurements behind the constants are in benchmarks/RESULTS.md.
   or, without numba, BDDs ball by ball.
 * **raw images of an L∞ ball** (:func:`for_images`): a weighted model count of the class
   BDDs.
+* **one query on a cluster** (:func:`parts_for`): :data:`PARTS_PER_WORKER` parts per worker
+  (Dask balances unequal parts as they finish), :data:`STORE_PARTS` when they are stored.
 * **explain** (:func:`for_explain`): BDDs (every kind of explanation needs the class function
   except one PI explanation, which any engine that finds inputs gives).
 """
@@ -50,6 +54,10 @@ __all__ = [
     "BDD_NODE_CEILING",
     "SAT_RELATIVE_RADIUS_MAX",
     "sat_relative",
+    "parts_for",
+    "sat_hopeless",
+    "PARTS_PER_WORKER",
+    "STORE_PARTS",
 ]
 
 ENUM_SECONDS_MAX = 120.0
@@ -129,13 +137,31 @@ def count_fallback(
     return Choice("approx", f"{passed}: approximate counting")
 
 
+def sat_hopeless(model: BNN) -> str | None:
+    """Return why SAT cannot take ``model`` (its CNF would pass
+    :data:`bdd4bnn.encoders.cnf.MAX_CLAUSES`: dense blocks thousands wide), or None."""
+    from ..encoders import cnf
+
+    est = cnf.later_blocks_clauses(model)
+    if est <= cnf.MAX_CLAUSES:
+        return None
+    return f"SAT's CNF would hold about {est:.1e} clauses (more than {cnf.MAX_CLAUSES:.0e})"
+
+
 def for_find(model: BNN, region: Region, engine: str = "auto") -> Choice:
-    """Return the engine for "is there an input of these classes in ``region``"."""
+    """Return the engine for "is there an input of these classes in ``region``": enumeration
+    when it is estimated under :data:`ENUM_SECONDS_VERIFY` or SAT cannot take the model
+    (:func:`sat_hopeless`), else SAT."""
     if engine != "auto":
         return Choice(engine)
-    est = _estimates().estimate_seconds(model, region.size, region.radius)
+    stream = _estimates()
+    est = stream.estimate_seconds(model, region.size, region.radius)
     if est <= ENUM_SECONDS_VERIFY:
         return Choice("enum", f"enumeration estimated at {est:.2g} s <= {ENUM_SECONDS_VERIFY:g} s")
+    hopeless = sat_hopeless(model)
+    if hopeless is not None:
+        est = stream.count_seconds(model, region)
+        return Choice("enum", f"{hopeless}: enumeration, estimated at {est:.2g} s")
     return Choice("sat", f"enumeration estimated at {est:.2g} s: SAT for a yes/no question")
 
 
@@ -169,6 +195,9 @@ def for_ring(
         )
     walk = _estimates().subtree_seconds(model, ball.with_radius(k))
     walkable = walk is not None and walk <= RING_WALK_SECONDS
+    hopeless = sat_hopeless(model)
+    if hopeless is not None:
+        return Choice("enum", f"{hopeless}: rings enumerated", per_ball=True)
     if walkable and "sat" not in gave_up:
         return Choice(
             "sat",
@@ -223,6 +252,19 @@ def for_ring_count(model: BNN, ball: Region, k: int, engine: str = "auto") -> Ch
     if stream.subtree.available():  # its estimate is an upper bound; it prunes like the BDDs
         return Choice("enum", "rings walked by the subtree walk (pruning beyond its estimate)")
     return Choice("bdd", "then BDDs ball by ball")
+
+
+# one query on a cluster: parts per worker (more parts than workers, so that Dask balances
+# the parts' unequal work as they finish: with 8 parts on each of 2 workers the longest part
+# held 40 % of a radius-6 count, benchmarks/RESULTS.md), and the parts of a stored query (a
+# rerun on another cluster must find the same parts)
+PARTS_PER_WORKER = 16
+STORE_PARTS = 64
+
+
+def parts_for(workers: int, stored: bool) -> int:
+    """Return how many disjoint parts a query on ``workers`` workers is split into."""
+    return STORE_PARTS if stored else PARTS_PER_WORKER * max(1, workers)
 
 
 def for_explain(kind: str, count: int, engine: str = "auto") -> Choice:

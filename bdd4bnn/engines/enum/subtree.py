@@ -356,10 +356,17 @@ def subtree_find(
         if 0 in dist and int(classify(model, center)) in wanted:
             return center
         hits = [t for t in sorted(tasks) if tasks[t][wanted].any()]
-        if not hits:  # settled at the root: every input of the subtree is one wanted class
+        if not hits and sum(1 for v in counts if v) == 1:
+            # settled at the root by its bounds: every input of the subtree has that class
             d = min(d for d in dist if 0 < d <= len(free))
             center[[free[i] for i in range(d)]] *= -1
             return center
+        if not hits:  # the root classified its few descendants in one batch: look at them
+            for xs in sub.iter_points(distances=[d for d in dist if d <= sub.radius]):
+                got = np.flatnonzero(np.isin(classify(model, xs), wanted))
+                if got.size:
+                    return xs[got[0]]
+            raise AssertionError("counted inputs of a wanted class, found none")
         t0 = hits[0]
         center[free[t0]] *= -1
         free, r = free[t0 + 1 :], r - 1
