@@ -495,16 +495,22 @@ def wide_ball():
 
 
 @pytest.mark.parametrize(
-    "analysis,engine,k",
-    [("count", "auto", 3), ("count", "bdd", 3), ("verify", "sat", 6), ("radius", "auto", None)],
+    "analysis,engine,k,timeout",
+    [
+        ("count", "auto", 3, 2.0),
+        ("count", "bdd", 3, 2.0),
+        ("count", "bdd", 3, 12.0),  # past propagation, into the top-down loop
+        ("verify", "sat", 6, 2.0),
+        ("radius", "auto", None, 2.0),
+    ],
 )
-def test_limits_hold_on_a_2048_wide_model(wide_ball, analysis, engine, k):
+def test_limits_hold_on_a_2048_wide_model(wide_ball, analysis, engine, k, timeout):
     """No unit of work grows with the width: propagation of 6144 neurons took 8 s past the
-    limit, and a subtree walk's first call of 64 nodes with batches 13 s."""
+    limit, a subtree walk's first call of 64 nodes with batches 13 s, and a top-down slice
+    of 32768 nodes minutes."""
     from bdd4bnn.analyses import radius
 
     model, center = wide_ball
-    timeout = 2.0
     t0 = time.perf_counter()
     if analysis == "radius":
         res = radius(model, Region.everything(center), timeout=timeout)

@@ -117,4 +117,4 @@ def test_auto_gives_up_on_a_slow_expansion():
     got = topdown.compile_classes(
         prop.blocks, prop.classes, prop.known[0], region, eng, Budget(), stats=stats, seconds=0.0
     )
-    assert got is None and 0 < stats["tree_nodes"] <= topdown.SLICE
+    assert got is None and 0 <= stats["tree_nodes"] <= topdown.SLICE  # stopped after one call

@@ -46,7 +46,8 @@ __all__ = ["compile_classes", "tables", "TREE_NODES_MAX", "SLICE", "LOOP_MODULE"
 
 Function = Any
 TREE_NODES_MAX = 1_000_000  # undecided nodes before giving up (callers then compose bottom-up)
-SLICE = 1 << 15  # nodes per compiled call (limits are checked between calls)
+SLICE = 1 << 15  # the most steps per compiled call (limits are checked between calls)
+SLICE_SECONDS = 0.05  # the time a call aims at (a node costs more on wide models)
 LOOP_MODULE = "bdd4bnn.engines.bdd.topdown_loop"  # its first use: bdd4bnn.jit.first_use_seconds
 
 
@@ -169,11 +170,15 @@ def compile_classes(
     st = _state(tab, acc0, vals, cap)
     start = time.perf_counter()
     budget.check()
+    size = 1  # steps per call, grown (at most 4× a call) to about SLICE_SECONDS each
     while True:
-        status = compiled_call(budget, expand, tab, st, SLICE, cap)
+        t = time.perf_counter()
+        status = compiled_call(budget, expand, tab, st, size, cap)
+        took = time.perf_counter() - t
         budget.check()
         if status != PAUSED:
             break
+        size = int(min(SLICE, max(1, min(4 * size, size * SLICE_SECONDS / max(took, 1e-6)))))
         if seconds is not None and time.perf_counter() - start > seconds:
             status = FULL
             break

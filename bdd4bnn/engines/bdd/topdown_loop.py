@@ -103,7 +103,9 @@ def _decide(tab, st, d, b, acc):
 
 @numba.njit(**_JIT)
 def expand(tab, st, quota, cap):
-    """Expand up to ``quota`` nodes from the saved state; return DONE, PAUSED, FULL or BROKEN.
+    """Expand nodes from the saved state for up to ``quota`` steps (a node is one step, plus
+    one per 1024 literals when it reads every later Card: a node of a 2048-wide model reads
+    millions); return DONE, PAUSED, FULL or BROKEN.
 
     The tree is walked depth first (slot d = the node at level d); a decided node becomes a leaf
     code −1 − (c·(radius + 1) + b) (class c on the b-flip rest of the region below it); an
@@ -125,6 +127,8 @@ def expand(tab, st, quota, cap):
             steps += 1
             b = budget[d]
             c = _decide(tab, st, d, b, acc[d])
+            if d == 0 or st.unknowns[d] != st.unknowns[d - 1]:  # every later Card was read
+                steps += (tab.lits.shape[0] + tab.unstable.shape[0]) >> 10
             if c == -2:
                 return BROKEN
             if c >= 0:
