@@ -37,7 +37,8 @@ def watched(args, fn):
 
 def cell(res, value: str, seconds: float) -> str:
     if res.status != "ok":
-        return f"? {seconds:.1f}s ({(res.reason or '')[:24]})"
+        bounds = f"{value} " if value else ""
+        return f"? {bounds}{seconds:.1f}s ({(res.reason or '')[:24]})"
     return f"{value} {seconds:.2f}s {res.engine}"
 
 
@@ -64,7 +65,7 @@ def main() -> None:
         t = time.perf_counter()
         r = watched(args, lambda: radius(model, Region.everything(u), timeout=args.timeout))  # noqa: B023
         rt.append(time.perf_counter() - t)
-        bounds = f"{r.radius}" if r.status == "ok" else f"{r.radius_lower}..{r.radius_upper}"
+        bounds = f"{r.radius}" if r.status == "ok" else f"{r.radius_lower}..{r.radius_upper or '?'}"
         found.append(r.radius if r.status == "ok" else None)
         cells = [cell(r, bounds, rt[-1])]
         if len(rt) > args.detail:
@@ -73,11 +74,19 @@ def main() -> None:
         for k in (2, 3):
             t = time.perf_counter()
             c = watched(args, lambda: count(model, Region.hamming(u, k), timeout=args.timeout))  # noqa: B023
-            cells.append(cell(c, f"adv {c.adversarial}", time.perf_counter() - t))
+            cells.append(
+                cell(c, f"adv {c.adversarial}" if c.status == "ok" else "", time.perf_counter() - t)
+            )
         for k in (4, 6, 8):
             t = time.perf_counter()
             v = watched(args, lambda: verify(model, Region.hamming(u, k), timeout=args.timeout))  # noqa: B023
-            cells.append(cell(v, "R" if v.robust else "N", time.perf_counter() - t))
+            cells.append(
+                cell(
+                    v,
+                    ("R" if v.robust else "N") if v.status == "ok" else "",
+                    time.perf_counter() - t,
+                )
+            )
         print(f"| {i} | " + " | ".join(cells) + " |", flush=True)
     exact = sum(1 for v in found if v is not None)
     print(f"\nradius: {exact} of {len(rt)} exact; median {statistics.median(rt):.2f} s, ", end="")
