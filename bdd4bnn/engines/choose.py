@@ -193,11 +193,11 @@ def for_ring(
             slice_seconds=RADIUS_BDD_SLICE + _topdown_first_use(),
             method="topdown",
         )
-    walk = _estimates().subtree_seconds(model, ball.with_radius(k))
-    walkable = walk is not None and walk <= RING_WALK_SECONDS
     hopeless = sat_hopeless(model)
     if hopeless is not None:
         return Choice("enum", f"{hopeless}: rings enumerated", per_ball=True)
+    walk = _estimates().subtree_seconds(model, ball.with_radius(k))
+    walkable = walk is not None and walk <= RING_WALK_SECONDS
     if walkable and "sat" not in gave_up:
         return Choice(
             "sat",
