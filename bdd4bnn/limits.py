@@ -14,7 +14,7 @@ from typing import Any
 
 from .errors import LimitReached
 
-__all__ = ["Budget", "call_within", "die_with_parent", "recursion_limit"]
+__all__ = ["Budget", "call_within", "die_with_parent", "next_slice", "recursion_limit"]
 
 
 @dataclass
@@ -59,6 +59,14 @@ class Budget:
                 raise LimitReached(
                     f"node limit: {n} live BDD nodes > {self.max_nodes}", kind="nodes"
                 )
+
+
+def next_slice(size: int, took: float, seconds: float, most: int) -> int:
+    """Return the work for a compiled loop's next call, which took ``took`` seconds for
+    ``size`` units: scaled towards ``seconds`` a call, at most 4× more than the last (unit
+    costs vary along a walk), between 1 and ``most``."""
+    grow = min(4 * size, size * seconds / max(took, 1e-6))
+    return int(min(most, max(1, grow)))
 
 
 @contextmanager

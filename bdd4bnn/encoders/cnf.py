@@ -63,27 +63,21 @@ def choose_encoding(n: int, k: int) -> int:
 MAX_CLAUSES = 50_000_000
 
 
-def estimated_clauses(cards: Sequence[Card], cap: int | None = None) -> int:
-    """Return an order-of-magnitude estimate of the clauses of ``cards`` (both directions of
-    each neuron): modulo totalizers grow as about 3·n^1.5 for n literals (4.8·10⁴ per
-    784-literal neuron measured), counters cut at ``cap`` as 2·n·cap."""
-    total = 0
-    for card in cards:
-        if card.is_const:
-            continue
-        n = len(card.idx)
-        total += 2 * n * cap if cap is not None else int(6 * n**1.5)
-    return total
+def estimated_clauses(literals: Sequence[int] | np.ndarray, cap: int | None = None) -> int:
+    """Return an order-of-magnitude estimate of the clauses of Cards over ``literals``
+    literals each (both directions of each neuron): modulo totalizers grow as about 3·n^1.5
+    for n literals (4.8·10⁴ per 784-literal neuron measured), counters cut at ``cap`` as
+    2·n·cap."""
+    n = np.asarray(literals, dtype=np.float64)
+    return int((2 * n * cap).sum() if cap is not None else (6 * n**1.5).sum())
 
 
 def later_blocks_clauses(model: BNN) -> int:
     """Return the :func:`estimated_clauses` of the blocks after the first, read off their
     weights (no region folds them much: their inputs are hidden neurons)."""
-    total = 0
-    for block in model.blocks[1:]:
-        n = np.count_nonzero(block.weight, axis=1).astype(np.float64)
-        total += int((6 * n**1.5).sum())
-    return total
+    return sum(
+        estimated_clauses(np.count_nonzero(block.weight, axis=1)) for block in model.blocks[1:]
+    )
 
 
 class CnfEncoder:
@@ -146,13 +140,13 @@ class CnfEncoder:
         time limit would stop in one piece."""
         est = 0
         for b, block in enumerate(model.blocks):
-            cards = (
-                [neuron_constraint(block, j) for j in range(block.out_size)]
+            literals = (
+                np.count_nonzero(block.weight, axis=1)
                 if folded is None
-                else folded.blocks[b]
+                else [len(card.idx) for card in folded.blocks[b] if not card.is_const]
             )
             cap = relative_to.radius if b == 0 and relative_to is not None else None
-            est += estimated_clauses(cards, cap)
+            est += estimated_clauses(literals, cap)
             if est > MAX_CLAUSES:
                 raise LimitReached(
                     f"SAT: the CNF would hold about {est:.1e} clauses (more than "

@@ -38,7 +38,7 @@ import numpy as np
 
 from ...encoders.bdd import BddManager
 from ...encoders.constraints import Card
-from ...limits import Budget
+from ...limits import Budget, next_slice
 from ...region import Region
 from .tables import State, Tables
 
@@ -178,7 +178,7 @@ def compile_classes(
         budget.check()
         if status != PAUSED:
             break
-        size = int(min(SLICE, max(1, min(4 * size, size * SLICE_SECONDS / max(took, 1e-6)))))
+        size = next_slice(size, took, SLICE_SECONDS, SLICE)
         if seconds is not None and time.perf_counter() - start > seconds:
             status = FULL
             break

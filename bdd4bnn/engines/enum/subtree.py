@@ -37,7 +37,7 @@ import numpy as np
 
 from ...errors import LimitReached
 from ...jit import available
-from ...limits import Budget
+from ...limits import Budget, next_slice
 from ...model import BNN
 from ...region import Region
 from ...semantics import output_thresholds
@@ -282,9 +282,7 @@ def subtree_counts(
                     if wanted.size and mine[wanted].any():
                         stop.set()
                     break
-                # at most 4× more per call: node costs vary along the walk
-                grow = min(4 * size, size * SLICE_SECONDS / max(took, 1e-6))
-                size = int(min(SLICE, max(1, grow)))
+                size = next_slice(size, took, SLICE_SECONDS, SLICE)
 
     n = threads or cpus()
     done = first = int(totals.sum())
