@@ -30,6 +30,7 @@ import numpy as np
 from .errors import InputError, RegionError
 from .model import BNN
 from .region import Region
+from .semantics import classify
 
 __all__ = ["LinfBall", "linf_ball", "check_epsilon", "epsilon_from_unit", "share"]
 
@@ -57,23 +58,70 @@ class LinfBall:
         return math.prod(int(a) + int(b) for a, b in zip(self.low, self.high, strict=True))
 
     @property
+    def image(self) -> np.ndarray:
+        """Return the raw input at the ball's centre, one value per input of the network
+        given (per pixel, also for a multi-level network's ball)."""
+        return self.raw if self.parts or self.pixels is None else self.raw[self.pixels]
+
+    @property
     def size(self) -> int:
         """Return the number of level patterns (binary patterns) in the ball."""
         return sum(p.region.size for p in self.parts) if self.parts else self.region.size
 
     def raw_witness(self, pattern: Any) -> np.ndarray:
         """Return a raw input of the ball that binarizes to ``pattern`` (a ±1 input of
-        :attr:`region`): each pixel that differs from the centre moves to the nearest raw
-        value on the other side of its threshold (t, or t − 1), the others stay."""
+        :attr:`region`): each pixel whose value differs from the raw input's own moves to the
+        nearest raw value on the other side of its threshold (t, or t − 1), the others stay.
+        (A part from :meth:`halves` holds some of the ball's free pixels on one side.)"""
         x = np.asarray(pattern).reshape(-1)
         out = self.raw.copy()
-        moved = x != self.region.center
-        if not set(np.flatnonzero(moved).tolist()) <= set(self.region.free):
+        fixed = np.ones(x.size, dtype=bool)
+        fixed[list(self.region.free)] = False
+        if x.size != fixed.size or (x[fixed] != self.region.center[fixed]).any():
             raise ValueError("pattern is not in the ball's region")
         t = np.ceil(self.threshold)
+        moved = x != np.where(self.raw >= t, 1, -1)  # against the raw input's own pattern
         out[moved & (x > 0)] = t[moved & (x > 0)]
         out[moved & (x < 0)] = t[moved & (x < 0)] - 1
         return out if self.pixels is None else out[self.pixels]
+
+    def center_class(self, model: BNN) -> int:
+        """Return the class of the ball's raw input (``model``: the network the region is
+        over, unless the ball carries it)."""
+        if self.parts:
+            assert self.source is not None and self.source.quantizer is not None
+            return int(classify(self.source, self.source.quantizer.quantize(self.raw))[0])
+        return int(classify(self.model or model, self.region.center))
+
+    def halves(self) -> tuple[LinfBall, ...]:
+        """Return the ball split on its region's first free pixel (:meth:`Region.halves`):
+        the raw inputs below that pixel's threshold and those at or above it, each a ball
+        whose weights for that pixel keep one side only; disjoint, together the ball."""
+        if self.parts:
+            raise RegionError("halve the boxes of a split ball (split does)")
+        if not self.region.free:
+            return (self,)
+        i = self.region.free[0]
+        out = []
+        for part in self.region.halves():
+            low, high = self.low.copy(), self.high.copy()
+            (low if part.center[i] > 0 else high)[i] = 0
+            out.append(replace(self, region=part, low=low, high=high))
+        return tuple(out)
+
+    def split(self, parts: int) -> list[LinfBall]:
+        """Return at least ``parts`` (when the ball has that many patterns) disjoint balls
+        whose union is this one (a split ball's boxes first): the one with the most patterns
+        is halved (:meth:`halves`) until there are enough."""
+        if isinstance(parts, bool) or not isinstance(parts, int) or parts < 1:
+            raise RegionError(f"parts: expected an integer >= 1, got {parts!r}")
+        out = list(self.parts or (self,))
+        while len(out) < parts:
+            big = max(range(len(out)), key=lambda i: out[i].size)
+            if out[big].size == 1:
+                break  # every part is a single pattern
+            out[big : big + 1] = list(out[big].halves())
+        return sorted(out, key=lambda b: -b.size)
 
     def describe(self) -> dict[str, Any]:
         return {

@@ -180,6 +180,15 @@ class Block:
         """Return the largest |weight| (the weights never change after building)."""
         return int(np.abs(self.weight.astype(np.int16)).max(initial=0))
 
+    @cached_property
+    def weight_t32(self) -> np.ndarray:
+        """Return Wᵀ in binary32, made once (the reference inference's BLAS operand)."""
+        return np.ascontiguousarray(self.weight.T, dtype=np.float32)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle without the binary32 copy (a model sent to workers stays int8)."""
+        return {k: v for k, v in self.__dict__.items() if k != "weight_t32"}
+
 
 @dataclass(frozen=True, eq=False)
 class OutputLayer:

@@ -141,8 +141,10 @@ def block_forward(block: Block, x: np.ndarray) -> np.ndarray:
     x = np.asarray(x)
     w = block.weight
     exact32 = x.dtype == np.int8 and 128 * block.max_abs_weight * w.shape[1] < 1 << 24
-    ft = np.float32 if exact32 else np.float64
-    dot = (x.astype(ft) @ w.T.astype(ft)).astype(np.float64)
+    if exact32:  # Wᵀ made once per block, not per call
+        dot = (x.astype(np.float32) @ block.weight_t32).astype(np.float64)
+    else:
+        dot = x.astype(np.float64) @ w.T.astype(np.float64)
     if block.thresholds is not None:
         levels = np.asarray(block.levels, dtype=np.int8)
         return levels[level_index(block.thresholds, dot.astype(np.int64))]

@@ -10,15 +10,26 @@ import time
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from bdd4bnn import Region, load_input, load_model
 from bdd4bnn.analyses import count, radius, verify
 from bdd4bnn.analyses.distributed import connect
 from bdd4bnn.errors import InputError, RegionError
+from bdd4bnn.linf import linf_ball
+from bdd4bnn.semantics import classify
 
-from .conftest import bnn_and_region, make_region, need_shared, oracle_classify, region_points
+from .conftest import (
+    bnn_and_region,
+    bnns,
+    make_region,
+    need_shared,
+    oracle_classify,
+    region_points,
+)
+from .test_linf import _with_quantizer
+from .test_multilevel import _balls, _oracle_counts, nets, oracle
 
 distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed")
 
@@ -188,3 +199,159 @@ def test_radius_on_the_cluster_equals_one_process(client, case):
         x = spread.counterexample
         assert oracle_classify(model, x) != local.label
         assert sum(a != b for a, b in zip(x, center, strict=True)) == spread.radius_upper
+
+
+@st.composite
+def linf_cases(draw):
+    """Draw (network, raw image, ε, ball): a binary network with an input quantizer, or a
+    multi-level one whose ball may be split into boxes of two levels per pixel."""
+    if draw(st.booleans()):
+        model = draw(nets(max_inputs=3, gaps=(1, 4)))
+        raw, eps = _balls(draw, model)
+        eps = draw(st.integers(eps, 5))
+    else:
+        base = draw(bnns(max_inputs=5))
+        th = draw(
+            st.lists(
+                st.sampled_from([0, 3, 128, 250]),
+                min_size=base.input_size,
+                max_size=base.input_size,
+            )
+        )
+        model = _with_quantizer(base, th)
+        raw = np.array(
+            draw(
+                st.lists(
+                    st.sampled_from([0, 2, 126, 128, 129, 253, 255]),
+                    min_size=base.input_size,
+                    max_size=base.input_size,
+                )
+            )
+        )
+        eps = draw(st.integers(0, 4))
+    return model, raw, eps, linf_ball(model, raw, eps, split=True)
+
+
+def _linf_oracle(model, raw, eps):
+    """Per class: the ball's binary (level) patterns and raw images, by enumerating the raw
+    images with the independent classifier of the multi-level tests."""
+    return _oracle_counts(model, raw, eps)
+
+
+@settings(max_examples=60, deadline=None)
+@given(case=linf_cases(), parts=st.integers(1, 20))
+def test_linf_ball_split_is_a_disjoint_cover(case, parts):
+    """The parts of a split L∞ ball: disjoint, covering it, each counted like the oracle."""
+    from bdd4bnn.analyses import count_linf
+
+    model, raw, eps, ball = case
+    pieces = ball.split(parts)
+    assert len(pieces) >= min(parts, ball.size)
+    assert sum(p.size for p in pieces) == ball.size
+    assert sum(p.total_images for p in pieces) == ball.total_images
+    per_class, images = _linf_oracle(model, raw, eps)
+    got_patterns, got_images = [0] * len(images), [0] * len(images)
+    for p in pieces:
+        r = count_linf(model, p, engine="enum")
+        got_patterns = [a + b for a, b in zip(got_patterns, r.per_class, strict=True)]
+        got_images = [a + b for a, b in zip(got_images, r.per_class_images, strict=True)]
+        net = p.model or model
+        for x in region_points(p.region.center, p.region.free, p.region.radius):
+            w = p.raw_witness(x)  # a raw image of the whole ball with this pattern
+            assert np.abs(w - raw).max() <= eps and (w >= 0).all() and (w <= 255).all()
+            assert oracle(model, w) == int(classify(net, np.asarray(x)))
+    assert got_patterns == per_class and got_images == images
+    with pytest.raises(RegionError, match="parts"):
+        ball.split(0)
+
+
+@settings(max_examples=10, deadline=None)
+@given(case=linf_cases(), parts=st.integers(1, 12))
+def test_linf_balls_on_the_cluster_equal_the_oracle(client, case, parts):
+    from bdd4bnn.analyses import count_linf, verify_linf
+
+    model, raw, eps, ball = case
+    per_class, images = _linf_oracle(model, raw, eps)
+    label = oracle(model, raw)
+    c = count_linf(model, ball, client=client, parts=parts)
+    assert c.status == "ok" and c.label == label
+    assert c.per_class == per_class and c.per_class_images == images
+    assert c.adversarial_images == sum(images) - images[label]
+    v = verify_linf(model, ball, client=client, parts=parts)
+    assert v.status == "ok" and v.robust == (images[label] == sum(images))
+    if not v.robust:
+        x = np.asarray(v.raw_counterexample)
+        assert np.abs(x - raw).max() <= eps and (x >= 0).all() and (x <= 255).all()
+        assert oracle(model, x) == v.counterexample_class != label
+
+
+@settings(max_examples=6, deadline=None)
+@given(case=linf_cases())
+def test_linf_radius_on_the_cluster_equals_one_process(client, case):
+    from bdd4bnn.analyses import radius_linf
+
+    model, raw, _, _ = case
+    assume(model.is_binary)
+    local = radius_linf(model, raw, max_epsilon=20)
+    spread = radius_linf(model, raw, max_epsilon=20, client=client)
+    assert spread.status == "ok" and spread.radius == local.radius
+    assert spread.radius_upper == local.radius_upper
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    case=bnn_and_region(max_inputs=7),
+    eps=st.sampled_from([0.05, 0.25, 0.5]),
+    at=st.integers(0, 7),
+)
+def test_share_radius_on_the_cluster_equals_one_process(client, case, eps, at):
+    model, center, *_ = case
+    region = Region.hamming(center, len(center))
+    local = radius(model, region, epsilon=eps)
+    shares = local.shares
+    edge = 1 - shares[min(at, len(shares) - 1)]  # a share exactly at 1 − ε: it passes
+    for e in (eps, edge) if 0 < edge < 1 else (eps,):
+        local = radius(model, region, epsilon=e)
+        spread = radius(model, region, epsilon=e, client=client)
+        assert spread.status == "ok" and spread.radius == local.radius
+        assert spread.shares == local.shares
+        if spread.counterexample is not None:
+            x = spread.counterexample
+            assert oracle_classify(model, x) != local.label
+            assert sum(a != b for a, b in zip(x, center, strict=True)) <= spread.radius_upper
+
+
+def test_cli_scheduler_takes_linf_balls_and_share_radii(client, tmp_path):
+    import json
+
+    from bdd4bnn.formats import save_model
+    from bdd4bnn.model import BNN
+
+    from .test_cli import run
+
+    rng = np.random.default_rng(2)
+    base = BNN.build(
+        6, [{"weight": rng.choice([-1, 1], (4, 6))}], {"weight": rng.choice([-1, 1], (3, 4))}
+    )
+    model = _with_quantizer(base, [128] * 6)
+    path, image = tmp_path / "m.json", tmp_path / "x.npy"
+    save_model(model, path)
+    raw = np.array([120, 130, 200, 10, 127, 128])
+    np.save(image, raw)
+    at = ["--scheduler", client.scheduler.address]
+    for cmd in (
+        ["count", path, "--image", image, "--linf", 8],
+        ["verify", path, "--image", image, "--linf", 8],
+        ["radius", path, "--image", image, "--norm", "linf", "--max", 40],
+        ["radius", path, "--image", image, "--epsilon", 0.2],
+    ):
+        code, out, err = run(*cmd, "--json")
+        code2, out2, err2 = run(*cmd, *at, "--json")
+        assert code == code2 and code in (0, 1), (err, err2)
+        here, there = json.loads(out), json.loads(out2)
+        for key in ("per_class", "per_class_images", "robust", "radius", "radius_upper"):
+            assert here.get(key) == there.get(key), key
+        if there.get("counterexample_image") is not None:
+            w = np.array(there["counterexample_image"])
+            assert np.abs(w - raw).max() <= 8
+            assert classify(model, model.quantizer.quantize(w))[0] != there["label"]

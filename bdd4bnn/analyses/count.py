@@ -29,6 +29,8 @@ from .results import CountResult
 
 __all__ = ["count", "count_linf"]
 
+ON_KEYS = ("targets", "engine", "timeout", "max_nodes", "progress", "store", "parts")
+
 
 def _work(model: BNN, region: Region, engine: str) -> tuple[int, str]:
     """Return (total, unit) of the progress an engine reports while counting."""
@@ -168,7 +170,14 @@ def count_linf(model: BNN, ball: LinfBall, **kw: Any) -> CountResult:
     each pattern weighing the raw inputs it stands for: the engine's ``weighted_counts``,
     chosen by :func:`bdd4bnn.engines.choose.for_images`), with the adversarial share of the
     raw inputs as an exact fraction. A multi-level network is counted in its thermometer
-    form (``ball.model``): one pattern per combination of the free pixels' levels."""
+    form (``ball.model``): one pattern per combination of the free pixels' levels.
+    ``client`` and ``store``: the ball split over a Dask cluster, as :func:`count` does."""
+    if kw.get("client") is not None:
+        from .distributed import count_on
+
+        on = {k: kw[k] for k in ON_KEYS if k in kw}
+        return count_on(kw["client"], model, ball, **on)
+    kw.pop("client", None), kw.pop("store", None)
     if ball.parts:
         return _count_boxes(ball, **kw)
     model = ball.model if ball.model is not None else model

@@ -19,11 +19,14 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from dataclasses import replace
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
 
 from ..errors import InputError
+from ..linf import LinfBall, share
 from ..model import BNN
 from ..region import Region
 from ..semantics import classify
@@ -95,7 +98,7 @@ class _Store:
             self.db.close()
 
 
-def _digest(model: BNN, region: Region, pieces: int, *extra: Any) -> str:
+def _digest(model: BNN, region: Region | LinfBall, pieces: int, *extra: Any) -> str:
     """Return a digest of the query: every array of the model, the region, the parts."""
     h = hashlib.sha256()
     arrays = [model.output.weight, model.output.bias]
@@ -108,12 +111,17 @@ def _digest(model: BNN, region: Region, pieces: int, *extra: Any) -> str:
     for a in arrays:
         h.update(np.ascontiguousarray(a).tobytes())
         h.update(str(a.shape).encode())
-    h.update(region.center.tobytes())
-    h.update(json.dumps([region.describe(), list(region.free), pieces, *extra]).encode())
+    if isinstance(region, LinfBall):
+        h.update(region.raw.tobytes())
+        free = [list(p.region.free) for p in region.parts or (region,)]
+    else:
+        h.update(region.center.tobytes())
+        free = list(region.free)
+    h.update(json.dumps([region.describe(), free, pieces, *extra]).encode())
     return h.hexdigest()
 
 
-def _parts(client: Any, region: Region, parts: int | None, store: Any = None) -> list[Region]:
+def _parts(client: Any, region: Any, parts: int | None, store: Any = None) -> list[Any]:
     if parts is None:
         from ..engines import choose
 
@@ -122,11 +130,15 @@ def _parts(client: Any, region: Region, parts: int | None, store: Any = None) ->
     return region.split(parts)
 
 
-def _count_part(model: BNN, part: Region, engine: str, timeout: Any, max_nodes: Any) -> tuple:
-    from .count import count
+def _count_part(
+    model: BNN, part: Region | LinfBall, engine: str, timeout: Any, max_nodes: Any
+) -> tuple:
+    """Count a part: its patterns per class and, for a part of an L∞ ball, its raw inputs."""
+    from .count import count, count_linf
 
-    r = count(model, part, engine=engine, timeout=timeout, max_nodes=max_nodes)
-    return r.status, r.per_class, r.exact, r.reason, r.engine
+    kw = dict(engine=engine, timeout=timeout, max_nodes=max_nodes)
+    r = count_linf(model, part, **kw) if isinstance(part, LinfBall) else count(model, part, **kw)
+    return r.status, r.per_class, r.exact, r.reason, r.engine, r.per_class_images
 
 
 def _verify_part(
@@ -145,14 +157,19 @@ class _Query:
     """What ``count_on`` and ``verify_on`` share: the checked arguments, the parts, the store
     of finished parts (and those already done), the progress bar, the model on the workers."""
 
-    def __init__(self, client: Any, model: BNN, region: Region, kind: str, kw: dict) -> None:
+    def __init__(self, client: Any, model: BNN, region: Any, kind: str, kw: dict) -> None:
         check_limits(kw.get("timeout"), kw.get("max_nodes"))
         self.t0 = time.perf_counter()
+        self.ball = region if isinstance(region, LinfBall) else None
+        if self.ball is not None:  # the network its patterns are over (a thermometer form)
+            model = self.ball.model or model
+            self.label = self.ball.center_class(model)
+        else:
+            self.label = int(classify(model, region.center))
         self.client, self.model, self.region = client, model, region
         self.timeout, self.max_nodes = kw.get("timeout"), kw.get("max_nodes")
         self.engine = kw.get("engine", "auto")
         self.targets = check_targets(model, kw.get("targets"))
-        self.label = int(classify(model, region.center))
         self.wanted = adversarial_classes(self.label, model.num_classes, self.targets)
         store = kw.get("store")
         self.pieces = _parts(client, region, kw.get("parts"), store)
@@ -165,12 +182,26 @@ class _Query:
             self.bar(self.pieces[i].size)
         self.shared = client.scatter(model, broadcast=True, hash=False)  # once per worker
 
-    def submit(self, fn: Any, *args: Any) -> dict[Any, int]:
-        """Submit ``fn(model, part, *args, engine, timeout, max_nodes)`` for the parts not done;
+    def submit(self, fn: Any, *args: Any, regions: bool = False) -> dict[Any, int]:
+        """Submit ``fn(model, part, *args, engine, timeout, max_nodes)`` for the parts not done
+        (the parts of an L∞ ball without the networks they carry, or only their regions);
         return {future: part index}."""
+
+        def sent(p: Any) -> Any:
+            if not isinstance(p, LinfBall):
+                return p
+            return p.region if regions else replace(p, model=None, source=None)
+
         return {
             self.client.submit(
-                fn, self.shared, p, *args, self.engine, self.timeout, self.max_nodes, pure=False
+                fn,
+                self.shared,
+                sent(p),
+                *args,
+                self.engine,
+                self.timeout,
+                self.max_nodes,
+                pure=False,
             ): i
             for i, p in enumerate(self.pieces)
             if i not in self.done
@@ -193,7 +224,7 @@ class _Query:
 def count_on(
     client: Any,
     model: BNN,
-    region: Region,
+    region: Region | LinfBall,
     *,
     targets: Any = None,
     engine: str = "auto",
@@ -203,28 +234,37 @@ def count_on(
     parts: int | None = None,
     store: Any = None,
 ) -> CountResult:
-    """Count ``region`` per class on the workers of ``client`` (module docstring)."""
+    """Count ``region`` per class on the workers of ``client`` (module docstring); an L∞ ball
+    (:func:`bdd4bnn.linf.linf_ball`) per class both as patterns and as raw inputs."""
     from distributed import as_completed
 
     kw = dict(targets=targets, engine=engine, timeout=timeout, max_nodes=max_nodes)
     q = _Query(
         client, model, region, "count", dict(kw, progress=progress, parts=parts, store=store)
     )
-    per_class = [0] * model.num_classes
-    for counts in q.done.values():
-        per_class = [a + b for a, b in zip(per_class, counts, strict=True)]
+    c = q.model.num_classes
+    per_class, images = [0] * c, [0] * c
+
+    def add(counts: list[int], raw: list[int] | None) -> None:
+        per_class[:] = [a + b for a, b in zip(per_class, counts, strict=True)]
+        if q.ball is not None:
+            assert raw is not None
+            images[:] = [a + b for a, b in zip(images, raw, strict=True)]
+
+    for kept in q.done.values():
+        add(*(kept if q.ball is not None else (kept, None)))
     futures = q.submit(_count_part)
     res = CountResult(status="ok", label=q.label, total=region.size, targets=q.targets)
     engines: set[str] = set()
     try:
         for fut in as_completed(futures, timeout=timeout):
-            status, counts, exact, reason, used = fut.result()
+            status, counts, exact, reason, used, raw = fut.result()
             engines.add(used)
             if status != "ok" or not exact:
                 res.status, res.exact, res.reason = "unknown", False, reason or "inexact part"
                 break
-            per_class = [a + b for a, b in zip(per_class, counts, strict=True)]
-            q.kept.keep(futures[fut], counts)
+            add(counts, raw)
+            q.kept.keep(futures[fut], [counts, raw] if q.ball is not None else counts)
             q.bar(q.pieces[futures[fut]].size)
     except TimeoutError:
         res.status, res.exact, res.reason = "unknown", False, q.timed_out()
@@ -236,15 +276,22 @@ def count_on(
     if sum(per_class) != region.size:  # pragma: no cover - an internal invariant
         raise AssertionError(f"parts sum to {sum(per_class)}, not {region.size}")
     res.per_class = per_class
-    res.adversarial = sum(per_class[c] for c in q.wanted)
+    res.adversarial = sum(per_class[k] for k in q.wanted)
     res.robust = res.adversarial == 0
+    if q.ball is not None:
+        total = q.ball.total_images
+        if sum(images) != total:  # pragma: no cover - an internal invariant
+            raise AssertionError(f"raw inputs per class sum to {sum(images)}, not {total}")
+        res.per_class_images, res.total_images = images, total
+        res.adversarial_images = sum(images[k] for k in q.wanted)
+        res.adversarial_share, res.adversarial_share_float = share(res.adversarial_images, total)
     return res
 
 
 def verify_on(
     client: Any,
     model: BNN,
-    region: Region,
+    region: Region | LinfBall,
     *,
     targets: Any = None,
     engine: str = "auto",
@@ -254,14 +301,15 @@ def verify_on(
     parts: int | None = None,
     store: Any = None,
 ) -> VerifyResult:
-    """Verify ``region`` on the workers of ``client``; stop at the first counterexample."""
+    """Verify ``region`` on the workers of ``client``; stop at the first counterexample (of
+    an L∞ ball, with a raw image: ``raw_counterexample``)."""
     from distributed import as_completed
 
     kw = dict(targets=targets, engine=engine, timeout=timeout, max_nodes=max_nodes)
     q = _Query(
         client, model, region, "verify", dict(kw, progress=progress, parts=parts, store=store)
     )
-    futures = q.submit(_verify_part, q.wanted)
+    futures = q.submit(_verify_part, q.wanted, regions=True)
     res = VerifyResult(status="ok", label=q.label, robust=True, targets=q.targets)
     try:
         for fut in as_completed(futures, timeout=timeout):
@@ -271,13 +319,8 @@ def verify_on(
                 res.status, res.robust, res.reason = r.status, None, r.reason
                 break
             if not r.robust:
-                x = r.counterexample
-                got = int(classify(model, x))
-                if got not in q.wanted or not region.contains(x)[0]:  # pragma: no cover
-                    raise AssertionError("a part's counterexample failed the re-check")
                 res.robust, res.found_by = False, r.found_by
-                res.counterexample, res.counterexample_class = list(x), got
-                res.flipped = [int(i) for i in region.free if x[i] != region.center[i]]
+                _counterexample(q, q.pieces[futures[fut]], r.counterexample, res)
                 break
             q.kept.keep(futures[fut], "robust")
             q.bar(q.pieces[futures[fut]].size)
@@ -286,6 +329,29 @@ def verify_on(
     finally:
         q.finish(futures, res, "proven robust by an earlier run")
     return res
+
+
+def _counterexample(q: _Query, part: Region | LinfBall, x: Any, res: VerifyResult) -> None:
+    """Re-check a part's counterexample ``x`` here and put it in ``res`` (for a part of an L∞
+    ball, with a raw image of the ball that binarizes to it)."""
+    x = np.asarray(x)
+    got = int(classify(q.model, x))
+    region = part.region if isinstance(part, LinfBall) else part
+    if got not in q.wanted or not region.contains(x)[0]:  # pragma: no cover
+        raise AssertionError("a part's counterexample failed the re-check")
+    res.counterexample, res.counterexample_class = x.tolist(), got
+    if not isinstance(part, LinfBall):
+        res.flipped = [int(i) for i in q.region.free if x[i] != q.region.center[i]]
+        return
+    assert q.ball is not None
+    raw, home = part.raw_witness(x), q.ball.image
+    src = part.source or q.model
+    assert src.quantizer is not None
+    levels, home_levels = src.quantizer.quantize(raw)[0], src.quantizer.quantize(home)[0]
+    if int(classify(src, levels)) != got or np.abs(raw - home).max() > q.ball.epsilon:
+        raise AssertionError("a raw counterexample does not check")  # pragma: no cover
+    res.raw_counterexample = raw.tolist()
+    res.flipped = [int(i) for i in np.flatnonzero(levels != home_levels)]
 
 
 def _workers(client: Any) -> int:
@@ -297,6 +363,7 @@ def radius_on(
     model: BNN,
     region: Region,
     *,
+    epsilon: float = 0.0,
     engine: str = "auto",
     timeout: float | None = None,
     max_nodes: int | None = None,
@@ -305,44 +372,67 @@ def radius_on(
     """Return the robustness radius of ``region.center`` within ``region`` on the workers of
     ``client``: whole balls are verified on the cluster (:func:`verify_on`), galloping up
     (1, 2, 4, …) until one holds a counterexample, whose distance bounds the radius from
-    above, then bisecting between the proven bounds. A limit reports the bounds so far."""
+    above, then bisecting between the proven bounds. With ``epsilon`` > 0 (the share of
+    misclassified inputs tolerated in each ball, :func:`bdd4bnn.analyses.radius.radius`),
+    the balls of radius 0, 1, 2, … are counted on the cluster (:func:`count_on`) until one
+    holds too few inputs of the label. A limit reports the bounds so far."""
+    from .radius import share_needed
+
     check_limits(timeout, max_nodes)
     t0 = time.perf_counter()
     label = int(classify(model, region.center))
     lower, upper, witness, wclass = 0, None, None, None
-    res = RadiusResult(status="ok", label=label, max_radius=region.radius, engine=engine)
+    res = RadiusResult(
+        status="ok", label=label, max_radius=region.radius, engine=engine, epsilon=epsilon
+    )
     bar = as_progress(progress)
     bar.start(region.radius, "radius")
+    kw = dict(engine=engine, max_nodes=max_nodes)
 
     def ball(r: int) -> VerifyResult:
-        left = _left(t0, timeout)
-        return verify_on(
-            client, model, region.with_radius(r), engine=engine, timeout=left, max_nodes=max_nodes
-        )
+        v = verify_on(client, model, region.with_radius(r), timeout=_left(t0, timeout), **kw)
+        if v.status != "ok":
+            raise TimeoutError(v.reason)
+        return v
+
+    def unsafe(v: VerifyResult) -> int:
+        nonlocal witness, wclass
+        witness, wclass = v.counterexample, v.counterexample_class
+        return sum(1 for i in region.free if witness[i] != region.center[i])
 
     step = 1
     try:
-        while upper is None and lower < region.radius:  # gallop
+        if epsilon:
+            need, res.shares = share_needed(epsilon), []
+            for r in range(region.radius + 1):
+                b = region.with_radius(r)
+                c = count_on(client, model, b, timeout=_left(t0, timeout), **kw)
+                if c.status != "ok":
+                    raise TimeoutError(c.reason)
+                inside = c.per_class[label]
+                res.shares.append(inside / b.size)
+                if Fraction(inside, b.size) < need:
+                    unsafe(ball(r))
+                    upper = r
+                    break
+                lower = r
+                if r:
+                    bar(1)
+        while not epsilon and upper is None and lower < region.radius:  # gallop
             r = min(region.radius, lower + step)
             v = ball(r)
-            if v.status != "ok":
-                raise TimeoutError(v.reason)
             if v.robust:
                 bar(r - lower)
                 lower, step = r, 2 * step
             else:
-                witness, wclass = v.counterexample, v.counterexample_class
-                upper = sum(1 for i in region.free if witness[i] != region.center[i])
-        while upper is not None and upper - lower > 1:  # bisect
+                upper = unsafe(v)
+        while not epsilon and upper is not None and upper - lower > 1:  # bisect
             r = (lower + upper) // 2
             v = ball(r)
-            if v.status != "ok":
-                raise TimeoutError(v.reason)
             if v.robust:
                 lower = r
             else:
-                witness, wclass = v.counterexample, v.counterexample_class
-                upper = sum(1 for i in region.free if witness[i] != region.center[i])
+                upper = unsafe(v)
     except TimeoutError as exc:
         res.status, res.reason = "unknown", str(exc) or f"timeout: {timeout:g} s exceeded"
     res.radius_lower, res.radius_upper = lower, upper
@@ -351,5 +441,6 @@ def radius_on(
         res.max_reached = upper is None
     res.counterexample, res.counterexample_class = witness, wclass
     res.seconds = time.perf_counter() - t0
-    res.engine_reason = f"balls verified in disjoint parts on {_workers(client)} Dask workers"
+    what = "balls counted" if epsilon else "balls verified"
+    res.engine_reason = f"{what} in disjoint parts on {_workers(client)} Dask workers"
     return res

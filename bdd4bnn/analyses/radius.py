@@ -102,14 +102,13 @@ def radius(
     if not 0 <= epsilon < 1:
         raise RegionError(f"epsilon {epsilon} out of range [0, 1)")
     if client is not None:  # balls verified over a Dask cluster
-        if epsilon:
-            raise RegionError("epsilon > 0 on a cluster is not supported yet")
         from .distributed import radius_on
 
         return radius_on(
             client,
             model,
             region,
+            epsilon=epsilon,
             engine=engine,
             timeout=timeout,
             max_nodes=max_nodes,
@@ -257,10 +256,15 @@ def _ball_slice(model, ball, others, choice, budget, options):
         budget.peak_nodes = max(budget.peak_nodes, part.peak_nodes)
 
 
+def share_needed(epsilon: float) -> Fraction:
+    """Return the share of a ball that must keep the label under ``epsilon``: 1 − ε for the
+    decimal the user wrote (0.3 is 3/10, not the binary double just below it), so a share
+    of exactly 1 − ε still passes."""
+    return 1 - Fraction(repr(float(epsilon)))
+
+
 def _share(model, region, label, epsilon, engine, engines, search, shares, bar, used) -> None:
-    # the decimal the user wrote (0.3 is 3/10, not the binary double just below it), so a
-    # share of exactly 1 − ε still passes
-    need = 1 - Fraction(repr(float(epsilon)))
+    need = share_needed(epsilon)
     others = [c for c in range(model.num_classes) if c != label]
     inside = 0  # inputs of the label in the ball of radius r
     for r in range(0, region.radius + 1):
@@ -311,10 +315,12 @@ def radius_linf(
     max_nodes: int | None = None,
     progress: Progress | None = None,
     backend: str = "auto",
+    client: Any = None,
 ) -> RadiusResult:
     """Return the L∞ robustness radius of a raw input (uint8 quantizer): the largest integer
     ε ≤ ``max_epsilon`` (default: the raw range) such that no raw input within ε changes the
-    class, with a checked counterexample image at ε + 1.
+    class, with a checked counterexample image at ε + 1. ``client`` (a
+    ``dask.distributed.Client``): each ball is verified over its workers.
 
     A pixel becomes free once ε reaches its distance to the other side of its threshold, so
     the binary region only changes at those distances; robustness is monotone in ε (the balls
@@ -357,6 +363,7 @@ def radius_linf(
             timeout=seconds,
             max_nodes=max_nodes,
             backend=backend,
+            client=client,
         )
         engines_used.setdefault(res.engine, res.engine_reason)
         bar(1)

@@ -158,7 +158,15 @@ def verify_linf(model: BNN, ball: LinfBall, **kw: Any) -> VerifyResult:
     """Verify an L∞ ball (:func:`bdd4bnn.linf.linf_ball`; a multi-level network in its
     thermometer form, ``ball.model``; a split ball box by box, each box asked for any class
     but the centre's, one time limit for all). ``raw_counterexample`` is a raw image of the
-    ball that the network puts in another class (re-checked)."""
+    ball that the network puts in another class (re-checked). ``client`` and ``store``: the
+    ball split over a Dask cluster, as :func:`verify` does."""
+    if kw.get("client") is not None:
+        from .count import ON_KEYS
+        from .distributed import verify_on
+
+        on = {k: kw[k] for k in ON_KEYS if k in kw}
+        return verify_on(kw["client"], model, ball, **on)
+    kw.pop("client", None), kw.pop("store", None)
     if not ball.parts:
         net = ball.model if ball.model is not None else model
         res = verify(net, ball.region, **kw)

@@ -95,7 +95,7 @@ def count(
     net, region, ball = load_region(
         model, input_file, radius, free_file, image, linf, linf_float, split=True
     )
-    with cluster(scheduler, ball, parts_db) as on:
+    with cluster(scheduler, parts_db) as on:
         res = with_bar(
             "count",
             quiet,
@@ -195,7 +195,7 @@ def verify(
     net, region, ball = load_region(
         model, input_file, radius, free_file, image, linf, linf_float, split=True
     )
-    with cluster(scheduler, ball, parts_db) as on:
+    with cluster(scheduler, parts_db) as on:
         res = with_bar(
             "verify",
             quiet,
@@ -292,29 +292,29 @@ def radius(
     if norm == "linf":
         if image is None or input_file is not None:
             raise click.UsageError("--norm linf needs a raw --image FILE (not --input)")
-        if scheduler is not None:
-            raise click.UsageError("--scheduler takes Hamming radii (not --norm linf yet)")
         if epsilon:
             raise click.UsageError("--epsilon applies to Hamming radii only")
-        res = with_bar(
-            "radius",
-            quiet,
-            radius_linf,
-            net,
-            load_raw_image(image),
-            max_epsilon=max_radius,
-            engine=engine,
-            timeout=timeout,
-            max_nodes=max_nodes,
-            backend=backend,
-        )
+        with cluster(scheduler, None) as on:
+            res = with_bar(
+                "radius",
+                quiet,
+                radius_linf,
+                net,
+                load_raw_image(image),
+                max_epsilon=max_radius,
+                engine=engine,
+                timeout=timeout,
+                max_nodes=max_nodes,
+                backend=backend,
+                **{k: v for k, v in on.items() if k == "client"},
+            )
     else:
         center = load_center(net, input_file, image)
         if max_radius is None:
             region = Region.everything(center)
         else:
             region = Region.hamming(center, max_radius)
-        with cluster(scheduler, None, None) as on:
+        with cluster(scheduler, None) as on:
             res = with_bar(
                 "radius",
                 quiet,

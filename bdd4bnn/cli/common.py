@@ -360,16 +360,14 @@ def scheduler_option(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @contextlib.contextmanager
-def cluster(scheduler: str | None, ball: Any, parts_db: str | None) -> Iterator[dict[str, Any]]:
+def cluster(scheduler: str | None, parts_db: str | None) -> Iterator[dict[str, Any]]:
     """Yield the keyword arguments that send an analysis to ``--scheduler`` (none without
-    one); the client closes on exit. L∞ balls run in this process for now."""
+    one); the client closes on exit."""
     if scheduler is None:
         if parts_db is not None:
             raise click.UsageError("--parts-db keeps the parts of a --scheduler query")
         yield {}
         return
-    if ball is not None:
-        raise click.UsageError("--scheduler takes --radius / --free regions (not --linf yet)")
     from ..analyses.distributed import connect
 
     client = connect(scheduler)
