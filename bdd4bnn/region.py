@@ -169,16 +169,13 @@ class Region:
 
         Literal t is true iff ``x[idx[t]] == (+1 if pos[t] else -1)``.
         """
-        free = set(self.free)
-        now = low_room = high_room = 0
-        for i, p in zip(idx, pos, strict=True):
-            true_now = (self.center[i] > 0) == bool(p)
-            now += true_now
-            if i in free:
-                if true_now:
-                    low_room += 1
-                else:
-                    high_room += 1
+        i = np.asarray(idx, dtype=np.int64)
+        true_now = (self.center[i] > 0) == np.asarray(pos, dtype=bool)
+        free = np.zeros(self.n, dtype=bool)
+        free[list(self.free)] = True
+        at = free[i]
+        now = int(true_now.sum())
+        low_room, high_room = int((true_now & at).sum()), int((~true_now & at).sum())
         return count_range(now, low_room, high_room, self.radius)
 
     def iter_points(

@@ -1,7 +1,7 @@
 """The BNN paper's MNIST MLP shape (784-2048-2048-2048-10, binarized 28×28 input): Hamming
 robustness radii, exact counts at radius 2 and 3, and verify at radii 4–8, per image.
 
-    python benchmarks/bench_large_mlp.py MODEL.npz [--images 100] [--detail 3] [--timeout 30]
+    python benchmarks/bench_large_mlp.py MODEL.npz [--images 100] [--skip 0] [--detail 3] [--timeout 30]
 
 For the first N test images the model classifies correctly (its own preprocessing): the
 radius (``radius``, bounded by --timeout, with the engines it used); for the first --detail
@@ -48,6 +48,7 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=100)
     ap.add_argument("--timeout", type=float, default=30.0)
     ap.add_argument("--detail", type=int, default=3)
+    ap.add_argument("--skip", type=int, default=0, help="Leave out the first N picked images.")
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
     model = load_model(args.model)
@@ -56,6 +57,13 @@ def main() -> None:
     x, _ = model_inputs(model, images[:n])
     pred = classify(model, x)
     picked = [i for i in range(n) if pred[i] == labels[i]][: 2 if args.quick else args.images]
+    picked = picked[args.skip :]
+    from bdd4bnn.encoders.propagate import propagate
+
+    t = time.perf_counter()
+    unstable = propagate(model, Region.hamming(x[picked[0]], 3)).unstable
+    print(f"input propagation over a radius-3 ball: {time.perf_counter() - t:.2f} s, ", end="")
+    print(f"neurons that may change per block {unstable}\n")
     print("| image | radius | count r=2 | count r=3 | verify r=4 | verify r=6 | verify r=8 |")
     print("|---|---|---|---|---|---|---|")
     rt: list[float] = []

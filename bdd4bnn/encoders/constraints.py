@@ -67,15 +67,16 @@ class Card:
 
     def fold(self, known: np.ndarray) -> Card:
         """Substitute known inputs (``known[i]`` = ±1, or 0 when unknown) and simplify."""
-        idx, pos, k = [], [], self.k
-        for i, p in zip(self.idx, self.pos, strict=True):
-            v = known[i]
-            if v == 0:
-                idx.append(i)
-                pos.append(p)
-            elif (v > 0) == p:
-                k -= 1
-        return Card(tuple(idx), tuple(pos), k).normalized()
+        if not self.idx:
+            return self.normalized()
+        idx = np.fromiter(self.idx, dtype=np.int64, count=len(self.idx))
+        v = known[idx]
+        unknown = v == 0
+        if unknown.all():
+            return self.normalized()
+        pos = np.fromiter(self.pos, dtype=bool, count=len(self.pos))
+        k = self.k - int(((v > 0) == pos)[~unknown].sum())
+        return Card(tuple(idx[unknown].tolist()), tuple(pos[unknown].tolist()), k).normalized()
 
     def holds(self, x: np.ndarray) -> np.ndarray:
         """Return whether the constraint holds for each row of ±1 values ``x``."""
