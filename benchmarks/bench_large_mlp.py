@@ -1,7 +1,8 @@
 """The BNN paper's MNIST MLP shape (784-2048-2048-2048-10, binarized 28×28 input): Hamming
 robustness radii, exact counts at radius 2 and 3, and verify at radii 4–8, per image.
 
-    python benchmarks/bench_large_mlp.py MODEL.npz [--images 100] [--skip 0] [--detail 3] [--timeout 30]
+    python benchmarks/bench_large_mlp.py MODEL.npz [--images 100] [--skip 0] [--detail 3] \
+        [--timeout 30]
 
 For the first N test images the model classifies correctly (its own preprocessing): the
 radius (``radius``, bounded by --timeout, with the engines it used); for the first --detail
