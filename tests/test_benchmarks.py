@@ -24,6 +24,10 @@ from .conftest import ROOT
             ["bench_large_mlp.py", "../models/mnist_10x10_100-50-20-10.json", "--timeout", "2"],
             "| image | radius |",
         ),
+        (
+            ["probe_sensitive_triples.py", "../models/mnist_10x10_100-50-20-10.json"],
+            "| 0 | 10 |",
+        ),
     ],
 )
 def test_benchmark_quick_mode_runs(args, expect):
