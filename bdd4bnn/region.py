@@ -167,7 +167,8 @@ class Region:
     def literal_range(self, idx: Sequence[int], pos: Sequence[bool]) -> tuple[int, int]:
         """Return (min, max) over the region of the number of true literals.
 
-        Literal t is true iff ``x[idx[t]] == (+1 if pos[t] else -1)``.
+        Literal t is true iff ``x[idx[t]] == (+1 if pos[t] else -1)``; each index appears
+        once (a neuron's Card), as :func:`count_range` assumes.
         """
         i = np.asarray(idx, dtype=np.int64)
         true_now = (self.center[i] > 0) == np.asarray(pos, dtype=bool)

@@ -6,6 +6,7 @@ import itertools
 
 import numpy as np
 from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bdd4bnn.encoders.constraints import Card, class_constraints, neuron_constraint
 from bdd4bnn.model import BNN
@@ -76,3 +77,38 @@ def test_card_fold_and_negate():
     assert f == Card((1, 2), (False, True), 1)
     assert Card((0,), (True,), 0).normalized() == Card.const(True)
     assert Card((0,), (True,), 2).is_false
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(1, 6).flatmap(
+        lambda n: st.tuples(
+            st.just(n),
+            st.lists(st.tuples(st.integers(0, n - 1), st.booleans()), max_size=8),
+            st.integers(-1, 9),
+            st.lists(st.sampled_from([-1, 0, 1]), min_size=n, max_size=n),
+            st.lists(st.sampled_from([-1, 1]), min_size=n, max_size=n),
+            st.integers(0, n),
+        )
+    )
+)
+def test_fold_and_literal_range_against_brute_force(case):
+    """A Card (a multiset of literals) folded with known inputs holds exactly where the Card
+    does; a region's literal-count range (a neuron's Card: each pixel once) is the min and
+    max over its inputs."""
+    from bdd4bnn.region import Region
+
+    n, lits, k, known, center, radius = case
+    card = Card(tuple(i for i, _ in lits), tuple(p for _, p in lits), k)
+    known = np.array(known, dtype=np.int8)
+    folded = card.fold(known)
+    x = all_inputs(n)
+    agree = ((x == known) | (known == 0)).all(axis=1)
+    assert (folded.holds(x[agree]) == card.holds(x[agree])).all()
+    free = [i for i in range(n) if known[i] == 0]
+    region = Region.fixed(np.array(center), free, min(radius, len(free)))
+    points = np.concatenate(list(region.iter_points()))
+    once = dict(lits)  # each pixel's last literal
+    idx, pos = tuple(once), tuple(once.values())
+    true = (points[:, list(idx)] == np.where(pos, 1, -1)).sum(axis=1)
+    assert region.literal_range(idx, pos) == (int(true.min()), int(true.max()))
