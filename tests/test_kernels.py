@@ -75,6 +75,29 @@ print("ok")
 """
 
 
+@settings(max_examples=120, deadline=None)
+@given(bnns(max_inputs=30, max_width=12), st.randoms())
+def test_dense_tail_scores_equal_reference(model, rnd):
+    """DenseTail's full and incremental passes give the reference's output scores, for rows
+    near a reference row and for rows unrelated to it."""
+    from bdd4bnn.kernels.dense_tail import dense_tail
+
+    x = np.array(
+        [[rnd.choice([-1, 1]) for _ in range(model.input_size)] for _ in range(30)], dtype=np.int8
+    )
+    h1 = block_forward(model.blocks[0], x)
+    h = h1
+    for block in model.blocks[1:]:
+        h = block_forward(block, h)
+    want = h.astype(np.float64) @ model.output.weight.T.astype(np.float64) + model.output.bias
+    tail = dense_tail(model)
+    fired = h1 > 0
+    assert np.array_equal(tail.output_dots(fired) + model.output.bias, want)
+    ref = fired[rnd.randrange(len(fired))]
+    assert np.array_equal(tail.scores_near(fired, tail.reference(ref)), want)
+    assert np.array_equal(tail.scores_near(fired[:0], tail.reference(ref)), want[:0])
+
+
 def _python(code: str, **env: str) -> subprocess.CompletedProcess:
     """Run ``code`` in a fresh interpreter (Triton reads its settings at import)."""
     return subprocess.run(

@@ -2,7 +2,8 @@
 input it returns is re-checked by the reference inference).
 
 From the centre, each step extends the B best flip sets by one more free pixel, scoring every
-extension exactly and incrementally (the first block's dots move by one column per flip): the
+extension exactly and incrementally (the first block's dots move by one column per flip, later
+blocks' by the outputs that change, :mod:`bdd4bnn.kernels.dense_tail`): the
 label's margin over the best other class, and, among equal margins, how close the first-block
 neurons that hold that margin are to flipping. The first flip set classified as another class
 is returned; it bounds the radius from above and gives the engines a smaller ball to prove.
@@ -13,10 +14,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..encoders.thresholds import signed_flips
+from ..kernels.dense_tail import DenseTail, dense_tail
 from ..limits import Budget
 from ..model import BNN
 from ..region import Region
-from ..semantics import block_forward, classify
+from ..semantics import classify
 
 __all__ = ["beam_attack"]
 
@@ -24,21 +26,20 @@ __all__ = ["beam_attack"]
 CHUNK_MACS = 1 << 32  # multiply-accumulates between budget checks (about 0.1 s)
 
 
-def _scores(model: BNN, fired: np.ndarray, budget: Budget | None) -> np.ndarray:
-    """Return float scores (N, C) for first-block outputs ``fired`` (N, m) (bool), in chunks
-    of about :data:`CHUNK_MACS` with ``budget`` checked between them."""
-    out = model.output
-    per_row = sum(b.weight.size for b in model.blocks[1:]) + out.weight.size
-    rows = max(1, CHUNK_MACS // max(per_row, 1))
+def _scores(
+    tail: DenseTail, fired: np.ndarray, ref: np.ndarray, budget: Budget | None
+) -> np.ndarray:
+    """Return float scores (N, C) for first-block outputs ``fired`` (N, m) (bool) near a beam
+    member's ``ref`` (m,), in chunks of about :data:`CHUNK_MACS` with ``budget`` checked
+    between them."""
+    states = tail.reference(ref)
+    rows = max(1, CHUNK_MACS // max(tail.later_macs, 1))
     parts = []
     for i in range(0, len(fired), rows):
-        h = np.where(fired[i : i + rows], 1, -1).astype(np.int8)
-        for block in model.blocks[1:]:
-            h = block_forward(block, h)
-        parts.append(h.astype(np.float64) @ out.weight.T.astype(np.float64) + out.bias)
+        parts.append(tail.scores_near(fired[i : i + rows], states))
         if budget is not None:
             budget.check()
-    return np.concatenate(parts) if parts else np.zeros((0, out.weight.shape[0]))
+    return np.concatenate(parts) if parts else np.zeros((0, tail.out_w.shape[1]))
 
 
 def beam_attack(
@@ -57,6 +58,7 @@ def beam_attack(
     base, delta, bound = signed_flips(model.blocks[0], region.center, free)
     delta = delta.astype(np.int32)  # |dots| <= n
     one_block = len(model.blocks) == 1
+    tail = dense_tail(model)
     w = model.output.weight.astype(np.float64)
     others = np.array([c for c in range(model.num_classes) if c != label])
     sets: list[tuple[int, ...]] = [()]
@@ -70,7 +72,7 @@ def beam_attack(
             ts = np.flatnonzero(mask)
             nd = d[None, :] + delta[ts]
             fired = nd >= bound
-            s = _scores(model, fired, budget)
+            s = _scores(tail, fired, d >= bound, budget)
             margin = s[:, label] - s[:, others].max(axis=1)
             score = margin
             if one_block:  # how near the neurons that favour the label over the runner-up are

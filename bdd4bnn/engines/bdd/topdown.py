@@ -31,6 +31,7 @@ gives up past ``cap`` undecided nodes (the caller then composes bottom-up).
 
 from __future__ import annotations
 
+import itertools
 import time
 from typing import Any
 
@@ -62,56 +63,49 @@ def tables(
     block's constants (±1, 0 when unstable): :class:`bdd4bnn.encoders.propagate.Propagation`.
     """
     free = region.free
-    where = {p: q for q, p in enumerate(free)}
+    where = np.full(len(region.center), -1, np.int64)
+    where[list(free)] = np.arange(len(free))
     unstable = [j for j, c in enumerate(blocks[0]) if not c.is_const]
     nfree, nun = len(free), len(unstable)
     delta = np.zeros((nfree, nun), np.int32)
     true_at = np.zeros((nfree + 1, nun), np.int32)
     false_at = np.zeros((nfree + 1, nun), np.int32)
-    k1 = np.zeros(nun, np.int32)
-    for a, j in enumerate(unstable):
-        card = blocks[0][j]
-        k1[a] = card.k
-        for i, p in zip(card.idx, card.pos, strict=True):
-            q = where[i]  # folded: only free pixels are left
-            t = int((region.center[i] > 0) == p)
-            delta[q, a] += 1 - 2 * t
-            true_at[q, a] += t
-            false_at[q, a] += 1 - t
+    first = [blocks[0][j] for j in unstable]
+    k1 = np.array([c.k for c in first], np.int32).reshape(nun)
+    col = np.repeat(np.arange(nun), [len(c.idx) for c in first])
+    px = np.fromiter(itertools.chain.from_iterable(c.idx for c in first), np.int64, col.size)
+    pos = np.fromiter(itertools.chain.from_iterable(c.pos for c in first), bool, col.size)
+    q = where[px]  # folded: only free pixels are left
+    t = ((region.center[px] > 0) == pos).astype(np.int32)
+    np.add.at(delta, (q, col), 1 - 2 * t)
+    np.add.at(true_at, (q, col), t)
+    np.add.at(false_at, (q, col), 1 - t)
     acc0 = true_at.sum(axis=0).astype(np.int32)
     below_true = np.cumsum(true_at[::-1], axis=0)[::-1].astype(np.int32)  # rows d..nfree
     below_false = np.cumsum(false_at[::-1], axis=0)[::-1].astype(np.int32)
 
     sizes = [len(b) for b in blocks]
     layer_vals = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-    rows, lits, pos, row_k, row_const, class_of_row = [0], [], [], [], [], []
-    layer_rows = [0, 0]
-
-    def add(card: Card, cls: int = -1) -> None:
-        row_const.append(-1 if not card.is_const else int(card.is_true))
-        row_k.append(card.k)
-        lits.extend(card.idx)
-        pos.extend(int(p) for p in card.pos)
-        rows.append(len(lits))
-        class_of_row.append(cls)
-
-    for cards in blocks[1:]:
-        for card in cards:
-            add(card)
-        layer_rows.append(len(row_k))
-    for cls, cards in enumerate(classes):
-        for card in cards:
-            add(card, cls)
-    layer_rows.append(len(row_k))
+    # Later blocks' and the classes' Cards as flat rows, joined in C (4·10⁶ literals per
+    # 2048-wide block: a Python loop over them took seconds past the budget).
+    cards = [c for b in blocks[1:] for c in b] + [c for cs in classes for c in cs]
+    layer_rows = [0, 0, *np.cumsum([len(b) for b in blocks[1:]]).tolist(), len(cards)]
+    class_of_row = [-1] * (layer_rows[-2]) + [c for c, cs in enumerate(classes) for _ in cs]
+    lens = np.fromiter((len(c.idx) for c in cards), np.int64, len(cards))
+    rows = np.concatenate([[0], np.cumsum(lens)])
+    lits = np.fromiter(itertools.chain.from_iterable(c.idx for c in cards), np.int64, rows[-1])
+    pos = np.fromiter(itertools.chain.from_iterable(c.pos for c in cards), np.int8, rows[-1])
+    row_k = [c.k for c in cards]
+    row_const = [-1 if not c.is_const else int(c.is_true) for c in cards]
     tab = Tables(
         np.array(unstable, np.int64),
         k1,
         delta,
         below_true,
         below_false,
-        np.array(rows, np.int64),
-        np.array(lits, np.int64),
-        np.array(pos, np.int8),
+        rows.astype(np.int64),
+        lits,
+        pos,
         np.array(row_k, np.int64),
         np.array(row_const, np.int8),
         np.array(layer_rows, np.int64),
@@ -166,6 +160,7 @@ def compile_classes(
     if budget.max_nodes is not None:
         cap = min(cap, budget.max_nodes)
     cap = min(cap, region.size)  # a tree with L leaves, each a non-empty part of the region
+    budget.check()
     tab, acc0, vals = tables(blocks, classes, known0, region)
     st = _state(tab, acc0, vals, cap)
     start = time.perf_counter()

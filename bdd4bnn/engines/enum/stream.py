@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import itertools
 import sys
-import weakref
 from collections.abc import Callable, Sequence
-from typing import NamedTuple
 
 import numpy as np
 
 from ...errors import LimitReached
+from ...kernels.dense_tail import dense_tail
 from ...limits import Budget
 from ...model import BNN
 from ...region import Region
@@ -63,35 +62,6 @@ def estimate_seconds(model: BNN, inputs: int, radius: int = 0) -> float:
     return inputs * (PER_INPUT + PER_MAC * (rest + max(radius, 1) * first))
 
 
-class _Dense(NamedTuple):
-    """The blocks after the first and the output as float32 matrices for numpy's BLAS
-    (exact: |dots| < 2^24), for streaming without torch's int8 kernel."""
-
-    out_w: np.ndarray  # Wᵀ of the output
-    out_w2: np.ndarray  # 2·Wᵀ (the output read on 0/1 inputs)
-    out_sum: np.ndarray  # Σ of W's columns
-    later: list[tuple[np.ndarray, np.ndarray]]  # per later block: (W′ᵀ, bound), W′ = sign·W
-
-
-_DENSE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _dense(model: BNN) -> _Dense:
-    """Return the model's :class:`_Dense` matrices, made once while the model lives (not
-    per query: 16 MB for each 2048-wide block)."""
-    hit = _DENSE.get(model)
-    if hit is None:
-        from ...encoders.thresholds import block_thresholds
-
-        out_w = model.output.weight.T.astype(np.float32)
-        later = []
-        for block in model.blocks[1:]:
-            th = block_thresholds(block)
-            later.append((th.fold(block.weight).T.astype(np.float32), th.bound))
-        hit = _DENSE[model] = _Dense(out_w, 2 * out_w, out_w.sum(axis=0), later)
-    return hit
-
-
 class _Walker:
     """A model prepared to classify flip sets of one region."""
 
@@ -117,22 +87,14 @@ class _Walker:
                 self.net = int8_net(model)
             except ImportError:  # pragma: no cover - without torch
                 pass
-        self.dense = None if self.net is not None else _dense(model)
+        self.dense = None if self.net is not None else dense_tail(model)
 
     def classes_from_dots(self, dots: np.ndarray) -> np.ndarray:
         """Return the classes for signed first-block dots (B, m)."""
         if self.net is not None:
             return self.net.classes_from_signed_dots(dots, self.bound)
-        fired = dots >= self.bound
-        d = self.dense
-        assert d is not None
-        if not d.later:  # W·h = 2·W·[h = +1] − W·1, one float32 GEMM on 0/1
-            out = fired.astype(np.float32) @ d.out_w2
-            return predict_from_dots(out - d.out_sum, self.out_k)
-        h = fired.astype(np.float32) * 2 - 1
-        for w, bound in d.later:  # signed integer thresholds, exact float32 GEMMs
-            h = (h @ w >= bound).astype(np.float32) * 2 - 1
-        return predict_from_dots(h @ d.out_w, self.out_k)
+        assert self.dense is not None
+        return predict_from_dots(self.dense.output_dots(dots >= self.bound), self.out_k)
 
     def inputs(self, idx: np.ndarray) -> np.ndarray:
         """Return the inputs (B, n) of flip sets ``idx``."""
