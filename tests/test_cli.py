@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -294,3 +295,28 @@ def test_timeout_must_be_finite_and_positive(files, value):
     code, _, err = run("count", model, "--input", inp, "--radius", 1, "--timeout", value)
     assert code == 2 and ("finite number" in err or "range" in err) and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_compile_builds_the_loops_into_numba_cache(tmp_path):
+    """`bdd4bnn compile` compiles both loops into numba's cache (here an empty one of its
+    own: NUMBA_CACHE_DIR), so that later processes load them."""
+    pytest.importorskip("numba")
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    cmd = [sys.executable, "-m", "bdd4bnn", "compile", "--json"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    loops = json.loads(proc.stdout)["loops"]
+    assert [x["loop"].split(" (")[0] for x in loops] == ["subtree walk", "top-down BDD loop"]
+    cached = {p.name.split("-")[0] for p in tmp_path.rglob("*.nbi")}
+    assert {"subtree_loop.walk", "topdown_loop.expand"} <= cached, cached
+
+
+def test_a_limit_during_compilation_exits_with_a_note():
+    code = (
+        "from bdd4bnn import jit; jit.compiling = lambda: True; "
+        "from bdd4bnn.cli.common import _exit_past_compilation; _exit_past_compilation(3)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 3
+    assert "bdd4bnn compile" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1

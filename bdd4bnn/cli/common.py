@@ -96,14 +96,19 @@ def check_output(path: str | None, what: str, suffixes: tuple[str, ...] = ()) ->
 
 
 def _exit_past_compilation(code: object) -> None:
-    """Exit at once (output flushed) while a compilation a time limit left behind still runs
-    in a daemon thread: the interpreter's shutdown would tear LLVM down under it (a crash
-    after the answer)."""
+    """Exit at once (output flushed, with a note pointing to ``bdd4bnn compile``) while a
+    compilation a time limit left behind still runs in a daemon thread: the interpreter's
+    shutdown would tear LLVM down under it (a crash after the answer)."""
     from .. import jit
 
     if jit.compiling():
         import os
 
+        click.echo(
+            "bdd4bnn: note: numba was still compiling an inner loop when the limit hit, and "
+            "its work is lost; run 'bdd4bnn compile' once to build the loops ahead of queries",
+            err=True,
+        )
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code if isinstance(code, int) else (0 if code is None else 1))

@@ -1,4 +1,4 @@
-"""Commands about models and data: train, eval, dataset-input, info."""
+"""Commands about models, data and set-up: train, eval, dataset-input, info, compile."""
 
 from __future__ import annotations
 
@@ -265,4 +265,26 @@ def info(model, as_json) -> None:
     emit(out, as_json, human)
 
 
-COMMANDS = [train, eval_, dataset_input, info]
+@click.command(name="compile")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@friendly_errors
+def compile_(as_json) -> None:
+    """Build the compiled inner loops (subtree walk, top-down BDDs) once, ahead of queries.
+
+    numba compiles them on their first use on a machine and caches the result; a query whose
+    --timeout runs out while they still compile leaves no cache behind. Run this once after
+    installing (or after an upgrade) where first queries hit their limits."""
+    from ..engines.warm import compile_loops
+
+    try:
+        done = compile_loops()
+    except ImportError as exc:
+        fail(str(exc), as_json)
+    emit(
+        {"status": "ok", "loops": [{"loop": n, "seconds": round(t, 3)} for n, t in done]},
+        as_json,
+        lambda: [click.echo(f"{n}: ready in {t:.1f} s") for n, t in done],
+    )
+
+
+COMMANDS = [train, eval_, dataset_input, info, compile_]

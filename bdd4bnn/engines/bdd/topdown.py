@@ -71,7 +71,7 @@ def tables(
     true_at = np.zeros((nfree + 1, nun), np.int32)
     false_at = np.zeros((nfree + 1, nun), np.int32)
     first = [blocks[0][j] for j in unstable]
-    k1 = np.array([c.k for c in first], np.int32).reshape(nun)
+    k1 = np.array([c.k for c in first], np.int32)
     col = np.repeat(np.arange(nun), [len(c.idx) for c in first])
     px = np.fromiter(itertools.chain.from_iterable(c.idx for c in first), np.int64, col.size)
     pos = np.fromiter(itertools.chain.from_iterable(c.pos for c in first), bool, col.size)
