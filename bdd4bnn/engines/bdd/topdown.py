@@ -74,9 +74,10 @@ def tables(
     k1 = np.array([c.k for c in first], np.int32)
     col = np.repeat(np.arange(nun), [len(c.idx) for c in first])
     px = np.fromiter(itertools.chain.from_iterable(c.idx for c in first), np.int64, col.size)
-    pos = np.fromiter(itertools.chain.from_iterable(c.pos for c in first), bool, col.size)
+    agree = np.fromiter(itertools.chain.from_iterable(c.pos for c in first), bool, col.size)
     q = where[px]  # folded: only free pixels are left
-    t = ((region.center[px] > 0) == pos).astype(np.int32)
+    assert (q >= 0).all(), "a first-block Card reads a fixed pixel"
+    t = ((region.center[px] > 0) == agree).astype(np.int32)
     np.add.at(delta, (q, col), 1 - 2 * t)
     np.add.at(true_at, (q, col), t)
     np.add.at(false_at, (q, col), 1 - t)
