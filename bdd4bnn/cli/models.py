@@ -283,7 +283,7 @@ def compile_(as_json) -> None:
     emit(
         {"status": "ok", "loops": [{"loop": n, "seconds": round(t, 3)} for n, t in done]},
         as_json,
-        lambda: [click.echo(f"{n}: ready in {t:.1f} s") for n, t in done],
+        lambda: click.echo("\n".join(f"{n}: ready in {t:.1f} s" for n, t in done)),
     )
 
 
